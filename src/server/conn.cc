@@ -1,0 +1,717 @@
+#include "server/conn.h"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "base/addr.h"
+#include "files/path.h"
+#include "http/accept_encoding.h"
+#include "http/date.h"
+#include "server/worker.h"
+
+namespace sluice::server {
+
+namespace {
+
+// Input received while a response is being sent is parked; beyond this the (multishot) recv
+// is stopped until the backlog is answered, so a client cannot make us buffer unboundedly.
+constexpr size_t kMaxPendingInput = 64 * 1024;
+// Responses produced from one read are batched into one send up to this many bytes.
+constexpr size_t kMaxBatchBytes = 256 * 1024;
+constexpr size_t kMaxIov = 64;
+// After an error response we half-close and drain input this long, so the client reads the
+// response instead of an RST caused by unread request bytes.
+constexpr double kLingerSeconds = 2.0;
+
+static_assert(static_cast<int>(files::Coding::Gzip) == static_cast<int>(http::Encoding::Gzip));
+static_assert(static_cast<int>(files::Coding::Zstd) == static_cast<int>(http::Encoding::Zstd));
+static_assert(static_cast<int>(files::Coding::Br) == static_cast<int>(http::Encoding::Br));
+static_assert(files::kCodingCount == http::kEncodingCount);
+
+}  // namespace
+
+Conn::Conn(Worker& w) : w_(w) {}
+Conn::~Conn() = default;
+
+void Conn::start(int fd, uint64_t id) {
+    fd_.reset(fd);
+    id_ = id;
+    parser_.emplace();
+    req_.clear();
+    inbuf_.clear();
+    outbuf_.clear();
+    out_.clear();
+    out_pos_ = 0;
+    logs_.clear();
+    logs_head_ = 0;
+    pipe_fill_ = 0;
+    req_start_ms_ = 0;
+    read_eof_ = close_after_ = closing_ = lingering_ = linger_on_close_ = false;
+    shutdown_requested_ = recv_starved_ = false;
+    peer_ip_.clear();
+    if (w_.access_log().enabled()) {
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+            char buf[64];
+            size_t n = format_ip(reinterpret_cast<sockaddr*>(&ss), buf, sizeof buf);
+            peer_ip_.assign(buf, n);
+        }
+    }
+    set_deadline(Deadline::Header, w_.config().header_timeout_s);
+    update_recv();
+}
+
+bool Conn::ops_in_flight() const {
+    return recv_op_.in_flight() || send_op_.in_flight() || splice_in_op_.in_flight() ||
+           splice_out_op_.in_flight() || poll_op_.in_flight();
+}
+
+void Conn::set_deadline(Deadline d, double seconds) {
+    deadline_kind_ = d;
+    deadline_ms_ = w_.now_ms() + static_cast<uint64_t>(seconds * 1000.0);
+}
+
+// ---- reading ---------------------------------------------------------------------------
+
+bool Conn::should_read() const {
+    if (closing_ || read_eof_) return false;
+    if (lingering_) return true;
+    if (close_after_) return false;
+    if (recv_multishot_ || w_.multishot_recv()) return inbuf_.size() < kMaxPendingInput;
+    return !busy() && inbuf_.empty();
+}
+
+void Conn::update_recv() {
+    if (recv_op_.in_flight()) {
+        // A multishot recv keeps delivering while we are busy; stop it when input piles up.
+        if (recv_multishot_ && !should_read() && !recv_cancel_sent_) {
+            io_uring_sqe* s = w_.ring().sqe_untracked();
+            io_uring_prep_cancel64(s, reinterpret_cast<uint64_t>(&recv_op_), 0);
+            recv_cancel_sent_ = true;
+        }
+        return;
+    }
+    if (!should_read()) return;
+    recv_cancel_sent_ = false;
+    io_uring_sqe* s = w_.ring().sqe(recv_op_);
+    if (core::BufferRing* b = w_.buffers()) {
+        recv_multishot_ = w_.multishot_recv();
+        if (recv_multishot_)
+            io_uring_prep_recv_multishot(s, fd_.get(), nullptr, 0, 0);
+        else
+            io_uring_prep_recv(s, fd_.get(), nullptr, 0, 0);
+        s->flags |= IOSQE_BUFFER_SELECT;
+        s->buf_group = b->group();
+    } else {
+        // No buffer rings (old kernel): a per-connection buffer, allocated on first use.
+        recv_multishot_ = false;
+        if (!rxbuf_) rxbuf_ = std::make_unique<char[]>(kRxBufSize);
+        io_uring_prep_recv(s, fd_.get(), rxbuf_.get(), kRxBufSize, 0);
+    }
+}
+
+void Conn::on_recv(int res, uint32_t flags) {
+    if (res > 0) {
+        if (flags & IORING_CQE_F_BUFFER) {
+            const auto bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+            core::BufferRing* b = w_.buffers();
+            on_bytes(std::string_view(b->buffer(bid), static_cast<size_t>(res)));
+            b->recycle(bid);  // the bytes were parsed or copied: the buffer goes straight back
+        } else if (rxbuf_) {
+            on_bytes(std::string_view(rxbuf_.get(), static_cast<size_t>(res)));
+        }
+    } else if (res == 0) {
+        read_eof_ = true;
+        if (lingering_ || (!busy() && inbuf_.empty())) {
+            finish_close();
+            return;
+        }
+    } else if (res == -ENOBUFS) {
+        recv_starved_ = true;  // every provided buffer is in use; retried on the next tick
+    } else if (res == -EINVAL && recv_multishot_) {
+        w_.disable_multishot_recv();  // kernel without multishot recv: fall back for good
+    } else if (res != -ECANCELED && res != -EINTR) {
+        abort();
+        return;
+    }
+    if (!recv_op_.in_flight() && !recv_starved_) update_recv();
+}
+
+void Conn::on_bytes(std::string_view data) {
+    if (closing_ || lingering_ || close_after_) return;  // input after a final response is dropped
+    if (busy() || !inbuf_.empty()) {
+        inbuf_.append(data);
+        update_recv();
+        return;
+    }
+    process(data);
+}
+
+void Conn::process_pending() {
+    std::string pending;
+    pending.swap(inbuf_);
+    process(pending);
+    // Keep the allocation if nothing new was parked, so pipelining does not churn the heap.
+    if (inbuf_.empty() && pending.capacity() <= kMaxPendingInput) {
+        pending.clear();
+        inbuf_.swap(pending);
+    }
+}
+
+void Conn::process(std::string_view data) {
+    while (!data.empty() && !close_after_) {
+        if (!parser_->in_progress()) {
+            req_start_ms_ = w_.now_ms();
+            if (deadline_kind_ != Deadline::Header)
+                set_deadline(Deadline::Header, w_.config().header_timeout_s);
+        }
+        http::ParseOutcome out = parser_->feed(data, req_);
+        data.remove_prefix(std::min(out.consumed, data.size()));
+        if (out.status == http::ParseStatus::NeedMore) break;
+        if (out.status == http::ParseStatus::Error) {
+            queue_error(out.error_status);
+            break;
+        }
+        handle_request();
+        // Stop batching at a spliced body or a big batch; the rest waits in inbuf_.
+        if (!data.empty() && (has_file_seg_ || outbuf_.size() > kMaxBatchBytes)) {
+            inbuf_.append(data);
+            break;
+        }
+    }
+    pump();
+}
+
+// ---- requests --------------------------------------------------------------------------
+
+void Conn::handle_request() {
+    const config::Config& cfg = w_.config();
+    if (shutdown_requested_) req_.keep_alive = false;
+    w_.counters().requests.add(1);
+    if (req_.method == http::Method::Other) {
+        queue_simple(405, "Allow: GET, HEAD\r\n");
+        return;
+    }
+    auto clean = files::clean_target(req_.target, cfg.dotfiles);
+    if (!clean) {
+        queue_simple(clean.error(), {});
+        return;
+    }
+    files::Lookup lk = w_.cache().lookup(*clean, w_.now_ms());
+    switch (lk.kind) {
+    case files::LookupKind::File: {
+        files::Resource& r = *lk.resource;
+        const http::Encoding enc = http::choose_encoding(req_.accept_encoding, r.available);
+        const files::Variant& v = r.variants[static_cast<unsigned>(enc)];
+        http::Representation rep;
+        rep.length = static_cast<uint64_t>(v.st.st_size);
+        rep.mtime = v.st.st_mtim.tv_sec;
+        rep.etag = v.etag;
+        rep.content_type = r.content_type;
+        rep.encoding = enc;
+        rep.vary_accept_encoding = r.available != 1;
+        http::plan_file_response(req_, rep, server_info(), plan_);
+        queue_plan(plan_, &v, lk.resource);
+        return;
+    }
+    case files::LookupKind::Redirect: {
+        // The raw path (still percent-encoded, CR/LF impossible after llhttp) plus '/'.
+        std::string_view t = req_.target;
+        size_t q = t.find('?');
+        std::string loc = "Location: ";
+        loc.append(t.substr(0, q));
+        loc += '/';
+        if (q != std::string_view::npos) loc.append(t.substr(q));
+        loc += "\r\n";
+        queue_simple(301, loc);
+        return;
+    }
+    case files::LookupKind::Directory:
+        if (cfg.autoindex) {
+            queue_autoindex(clean->rel);
+        } else {
+            queue_simple(403, {});
+        }
+        return;
+    case files::LookupKind::NotFound:
+        queue_simple(404, {});
+        return;
+    case files::LookupKind::Forbidden:
+        queue_simple(403, {});
+        return;
+    case files::LookupKind::Error:
+        queue_simple(500, {});
+        return;
+    }
+}
+
+http::ServerInfo Conn::server_info() {
+    http::ServerInfo info;
+    info.server_name = w_.config().server_header;
+    info.date = w_.dates().now();
+    return info;
+}
+
+void Conn::queue_autoindex(const std::string& rel) {
+    auto entries = files::list_directory(w_.root(), rel, w_.config().dotfiles);
+    if (!entries) {
+        queue_simple(entries.error().code == EACCES ? 403 : 404, {});
+        return;
+    }
+    const std::string title = "Index of /" + files::html_escape(rel) + (rel.empty() ? "" : "/");
+    std::string body;
+    body.reserve(256 + entries->size() * 96);
+    body += "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>";
+    body += title;
+    body += "</title></head><body><h1>";
+    body += title;
+    body += "</h1><hr><pre>\n<a href=\"../\">../</a>\n";
+    for (const files::DirEntry& e : *entries) {
+        body += "<a href=\"";
+        body += files::url_escape_segment(e.name);
+        if (e.is_dir) body += '/';
+        body += "\">";
+        body += files::html_escape(e.name);
+        if (e.is_dir) body += '/';
+        body += "</a>";
+        char meta[96];
+        char date[http::kHttpDateLen + 1] = {};
+        http::format_http_date(e.mtime, date);
+        int n = std::snprintf(meta, sizeof meta, "  %s  %llu\n", date,
+                              static_cast<unsigned long long>(e.size));
+        body.append(meta, static_cast<size_t>(n > 0 ? n : 0));
+    }
+    body += "</pre><hr></body></html>\n";
+    http::plan_html_response(200, std::move(body), req_.keep_alive,
+                             req_.method == http::Method::Head, req_.version_minor,
+                             server_info(), plan_);
+    queue_plan(plan_, nullptr, {});
+}
+
+void Conn::queue_simple(int status, std::string_view extra_headers) {
+    http::plan_simple_response(status, extra_headers, req_.keep_alive,
+                               req_.method == http::Method::Head, req_.version_minor,
+                               server_info(), plan_);
+    queue_plan(plan_, nullptr, {});
+}
+
+void Conn::queue_error(int status) {
+    // Protocol errors: answer, then half-close and drain (the request framing is lost).
+    http::plan_simple_response(status, {}, false, false, 1, server_info(), plan_);
+    linger_on_close_ = true;
+    queue_plan(plan_, nullptr, {});
+    close_after_ = true;
+}
+
+void Conn::push_mem(const char* ext, size_t off, uint64_t len,
+                    const std::shared_ptr<files::Resource>& hold) {
+    if (len == 0) return;
+    if (!ext && !out_.empty()) {
+        OutSeg& last = out_.back();
+        if (!last.ext && last.fd < 0 && last.off + last.len == off) {
+            last.len += len;  // contiguous in outbuf_: one iovec
+            return;
+        }
+    }
+    OutSeg s;
+    s.ext = ext;
+    s.off = off;
+    s.len = len;
+    if (ext) s.hold = hold;
+    out_.push_back(std::move(s));
+}
+
+void Conn::queue_plan(http::ResponsePlan& plan, const files::Variant* v,
+                      const std::shared_ptr<files::Resource>& res) {
+    size_t off = outbuf_.size();
+    outbuf_ += plan.head;
+    push_mem(nullptr, off, plan.head.size(), {});
+    for (const http::BodyPart& part : plan.body) {
+        if (part.length == 0 && part.literal.empty()) continue;
+        if (!part.from_file) {
+            off = outbuf_.size();
+            outbuf_ += part.literal;
+            push_mem(nullptr, off, part.literal.size(), {});
+        } else if (v && v->has_bytes) {
+            push_mem(v->bytes.data() + part.offset, 0, part.length, res);
+        } else if (v) {
+            OutSeg s;
+            s.fd = v->fd.get();
+            s.file_off = part.offset;
+            s.len = part.length;
+            s.hold = res;
+            out_.push_back(std::move(s));
+            has_file_seg_ = true;
+        }
+    }
+    if (!plan.keep_alive) close_after_ = true;
+    note_log(plan.status, plan.body_length);
+}
+
+void Conn::note_log(int status, uint64_t bytes) {
+    w_.counters().count_status(status);
+    if (!w_.access_log().enabled()) return;
+    PendingLog& l = logs_.emplace_back();
+    l.end_seg = out_.size();
+    l.status = status;
+    l.bytes = bytes;
+    l.start_ms = req_start_ms_ ? req_start_ms_ : w_.now_ms();
+    l.major = req_.version_major;
+    l.minor = req_.version_minor;
+    l.method = req_.method_name;
+    l.target = req_.target;
+    l.referer = req_.referer;
+    l.user_agent = req_.user_agent;
+}
+
+void Conn::emit_log(const PendingLog& l, uint64_t bytes) {
+    obs::AccessRecord rec;
+    rec.remote_ip = peer_ip_;
+    rec.time = ::time(nullptr);
+    rec.method = l.method;
+    rec.target = l.target;
+    rec.http_major = l.major;
+    rec.http_minor = l.minor;
+    rec.status = l.status;
+    rec.body_bytes = bytes;
+    rec.referer = l.referer;
+    rec.user_agent = l.user_agent;
+    rec.request_time_s = static_cast<double>(w_.now_ms() - l.start_ms) / 1000.0;
+    rec.conn_id = id_;
+    w_.access_log().append(rec);
+}
+
+void Conn::flush_logs() {
+    while (logs_head_ < logs_.size() && logs_[logs_head_].end_seg <= out_pos_) {
+        emit_log(logs_[logs_head_], logs_[logs_head_].bytes);
+        ++logs_head_;
+    }
+    if (logs_head_ == logs_.size()) {
+        logs_.clear();
+        logs_head_ = 0;
+    }
+}
+
+// ---- writing ---------------------------------------------------------------------------
+
+void Conn::pump() {
+    if (closing_ || send_op_.in_flight() || splice_in_op_.in_flight() ||
+        splice_out_op_.in_flight() || poll_op_.in_flight())
+        return;
+    while (out_pos_ < out_.size()) {
+        OutSeg& s = out_[out_pos_];
+        if (s.len == 0 && !(s.fd >= 0 && pipe_fill_ > 0)) {
+            s.hold.reset();
+            ++out_pos_;
+            flush_logs();
+            continue;
+        }
+        if (s.fd >= 0) {
+            start_splice(s);
+            return;
+        }
+        iov_.clear();
+        size_t i = out_pos_;
+        for (; i < out_.size() && out_[i].fd < 0 && iov_.size() < kMaxIov; ++i) {
+            const OutSeg& m = out_[i];
+            if (m.len == 0) continue;
+            const char* p = m.ext ? m.ext : outbuf_.data() + m.off;
+            iov_.push_back({const_cast<char*>(p), static_cast<size_t>(m.len)});
+        }
+        // MSG_MORE when a spliced body follows, so headers and body share segments.
+        const int more = i < out_.size() ? MSG_MORE : 0;
+        io_uring_sqe* sqe = w_.ring().sqe(send_op_);
+        if (iov_.size() == 1) {
+            io_uring_prep_send(sqe, fd_.get(), iov_[0].iov_base, iov_[0].iov_len,
+                               MSG_NOSIGNAL | more);
+        } else {
+            msg_ = msghdr{};
+            msg_.msg_iov = iov_.data();
+            msg_.msg_iovlen = iov_.size();
+            io_uring_prep_sendmsg(sqe, fd_.get(), &msg_, MSG_NOSIGNAL | more);
+        }
+        set_deadline(Deadline::Send, w_.config().send_timeout_s);
+        return;
+    }
+    if (!out_.empty()) responses_done();
+    else go_idle();
+}
+
+void Conn::advance_sent(uint64_t n) {
+    while (n > 0 && out_pos_ < out_.size()) {
+        OutSeg& s = out_[out_pos_];
+        const uint64_t take = std::min<uint64_t>(n, s.len);
+        s.len -= take;
+        if (s.ext)
+            s.ext += take;
+        else
+            s.off += take;
+        n -= take;
+        if (s.len == 0) {
+            s.hold.reset();
+            ++out_pos_;
+        }
+    }
+    flush_logs();
+}
+
+void Conn::on_send(int res) {
+    if (res < 0) {
+        abort();  // EPIPE, ECONNRESET, ECANCELED after a timeout
+        return;
+    }
+    w_.counters().bytes_sent.add(static_cast<uint64_t>(res));
+    advance_sent(static_cast<uint64_t>(res));
+    pump();
+}
+
+void Conn::start_splice(OutSeg& s) {
+    if (!pipe_) {
+        auto p = w_.acquire_pipe();
+        if (!p) {
+            abort();
+            return;
+        }
+        pipe_ = std::make_unique<Pipe>(std::move(*p));
+    }
+    set_deadline(Deadline::Send, w_.config().send_timeout_s);
+    core::Ring& ring = w_.ring();
+    const unsigned out_flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+    if (pipe_fill_ > 0) {
+        // Bytes left in the pipe by a short socket splice go out first.
+        io_uring_sqe* o = ring.sqe(splice_out_op_);
+        io_uring_prep_splice(o, pipe_->rd.get(), -1, fd_.get(), -1,
+                             static_cast<unsigned>(pipe_fill_), out_flags);
+        return;
+    }
+    const auto n = static_cast<unsigned>(std::min<uint64_t>(s.len, pipe_->capacity));
+    ring.reserve(2);  // the linked pair must go out in one submission
+    io_uring_sqe* in = ring.sqe(splice_in_op_);
+    io_uring_prep_splice(in, s.fd, static_cast<int64_t>(s.file_off), pipe_->wr.get(), -1, n,
+                         SPLICE_F_MOVE);
+    in->flags |= IOSQE_IO_LINK;
+    io_uring_sqe* o = ring.sqe(splice_out_op_);
+    io_uring_prep_splice(o, pipe_->rd.get(), -1, fd_.get(), -1, n, out_flags);
+}
+
+void Conn::on_splice_in(int res) {
+    if (res <= 0) {
+        // 0: the file shrank below the Content-Length we promised; the response cannot be
+        // completed, so the connection is closed rather than sending wrong bytes.
+        abort();
+        return;
+    }
+    OutSeg& s = out_[out_pos_];
+    pipe_fill_ += static_cast<uint64_t>(res);
+    s.file_off += static_cast<uint64_t>(res);
+    s.len -= std::min<uint64_t>(s.len, static_cast<uint64_t>(res));
+    after_splice();
+}
+
+void Conn::on_splice_out(int res) {
+    if (res > 0) {
+        pipe_fill_ -= std::min<uint64_t>(pipe_fill_, static_cast<uint64_t>(res));
+        w_.counters().bytes_sent.add(static_cast<uint64_t>(res));
+        set_deadline(Deadline::Send, w_.config().send_timeout_s);
+    } else if (res == -EAGAIN) {
+        // Socket buffer full: wait for POLLOUT instead of parking an io-wq thread.
+        io_uring_sqe* p = w_.ring().sqe(poll_op_);
+        io_uring_prep_poll_add(p, fd_.get(), POLLOUT);
+        return;
+    } else if (res != -ECANCELED && res != 0) {
+        abort();  // ECANCELED: the link was cut by a short splice-in; the pipe keeps the bytes
+        return;
+    }
+    after_splice();
+}
+
+void Conn::after_splice() {
+    if (closing_ || splice_in_op_.in_flight() || splice_out_op_.in_flight() ||
+        poll_op_.in_flight())
+        return;
+    pump();
+}
+
+void Conn::on_poll(int res) {
+    if (res < 0 && res != -ECANCELED) {
+        abort();
+        return;
+    }
+    pump();
+}
+
+void Conn::responses_done() {
+    flush_logs();
+    out_.clear();
+    out_pos_ = 0;
+    outbuf_.clear();
+    has_file_seg_ = false;
+    if (outbuf_.capacity() > kMaxBatchBytes) outbuf_.shrink_to_fit();
+    if (pipe_) {
+        w_.release_pipe(std::move(*pipe_));  // empty here: every spliced byte was sent
+        pipe_.reset();
+    }
+    if (close_after_) {
+        close_graceful();
+        return;
+    }
+    if (!inbuf_.empty()) {
+        process_pending();
+        return;
+    }
+    if (read_eof_) {
+        finish_close();
+        return;
+    }
+    go_idle();
+}
+
+void Conn::go_idle() {
+    if (closing_ || lingering_) return;
+    if (shutdown_requested_ && !parser_->in_progress()) {
+        finish_close();
+        return;
+    }
+    if (!parser_->in_progress()) {
+        set_deadline(Deadline::Keepalive, w_.config().keepalive_timeout_s);
+    } else if (deadline_kind_ != Deadline::Header) {
+        set_deadline(Deadline::Header, w_.config().header_timeout_s);
+    }
+    update_recv();
+}
+
+// ---- closing ---------------------------------------------------------------------------
+
+void Conn::close_graceful() {
+    if (closing_ || lingering_) return;
+    if (!linger_on_close_ || read_eof_) {
+        finish_close();
+        return;
+    }
+    ::shutdown(fd_.get(), SHUT_WR);
+    lingering_ = true;
+    inbuf_.clear();
+    set_deadline(Deadline::Linger, kLingerSeconds);
+    update_recv();
+}
+
+void Conn::finish_close() {
+    if (closing_) return;
+    closing_ = true;
+    deadline_kind_ = Deadline::None;
+    if (ops_in_flight()) {
+        // Wake every op on this socket; the slot is released when the last CQE arrives.
+        ::shutdown(fd_.get(), SHUT_RDWR);
+        io_uring_sqe* s = w_.ring().sqe_untracked();
+        io_uring_prep_cancel_fd(s, fd_.get(), IORING_ASYNC_CANCEL_ALL);
+    }
+    maybe_release();
+}
+
+void Conn::abort() {
+    // Log what was cut short with the body bytes that did go out.
+    if (w_.access_log().enabled()) {
+        for (size_t i = logs_head_; i < logs_.size(); ++i) {
+            uint64_t unsent = 0;
+            for (size_t k = out_pos_; k < logs_[i].end_seg && k < out_.size(); ++k)
+                unsent += out_[k].len;
+            if (k_first_unsent_is_pipe(i)) unsent += pipe_fill_;
+            const uint64_t b = logs_[i].bytes > unsent ? logs_[i].bytes - unsent : 0;
+            emit_log(logs_[i], b);
+        }
+        logs_.clear();
+        logs_head_ = 0;
+    }
+    finish_close();
+}
+
+bool Conn::k_first_unsent_is_pipe(size_t log_index) const {
+    return out_pos_ < out_.size() && out_pos_ < logs_[log_index].end_seg &&
+           out_[out_pos_].fd >= 0;
+}
+
+void Conn::maybe_release() {
+    if (!closing_ || ops_in_flight() || !fd_.valid()) return;
+    if (pipe_) {
+        if (pipe_fill_ == 0) w_.release_pipe(std::move(*pipe_));  // else: stale bytes, drop it
+        pipe_.reset();
+    }
+    pipe_fill_ = 0;
+    out_.clear();
+    out_pos_ = 0;
+    logs_.clear();
+    logs_head_ = 0;
+    std::string().swap(inbuf_);
+    std::string().swap(outbuf_);
+    rxbuf_.reset();
+    parser_.reset();
+    fd_.reset();
+    w_.conn_released(this);
+}
+
+void Conn::begin_shutdown() {
+    if (!active() || closing_) return;
+    shutdown_requested_ = true;
+    if (!busy() && inbuf_.empty() && !parser_->in_progress()) finish_close();
+}
+
+void Conn::tick(uint64_t now_ms) {
+    if (!active() || closing_) return;
+    if (recv_starved_) {
+        recv_starved_ = false;
+        update_recv();
+    }
+    if (deadline_kind_ == Deadline::None || now_ms < deadline_ms_) return;
+    obs::WorkerCounters& c = w_.counters();
+    switch (deadline_kind_) {
+    case Deadline::Header:
+        c.timeouts_header.add(1);
+        finish_close();
+        break;
+    case Deadline::Keepalive:
+        c.timeouts_keepalive.add(1);
+        finish_close();
+        break;
+    case Deadline::Send:
+        c.timeouts_send.add(1);
+        abort();
+        break;
+    case Deadline::Linger:
+    case Deadline::None:
+        finish_close();
+        break;
+    }
+}
+
+void Conn::on_cqe(core::Op& op, int res, uint32_t flags) {
+    switch (op.kind()) {
+    case kRecv:
+        if (!closing_) on_recv(res, flags);
+        else if (res > 0 && (flags & IORING_CQE_F_BUFFER))
+            w_.buffers()->recycle(static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT));
+        break;
+    case kSend:
+        if (!closing_) on_send(res);
+        break;
+    case kSpliceIn:
+        if (!closing_) on_splice_in(res);
+        break;
+    case kSpliceOut:
+        if (!closing_) on_splice_out(res);
+        break;
+    case kPoll:
+        if (!closing_) on_poll(res);
+        break;
+    default:
+        break;
+    }
+    if (closing_) maybe_release();
+}
+
+}  // namespace sluice::server

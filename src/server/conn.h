@@ -1,0 +1,152 @@
+// server/conn.h — one client connection: recv (provided buffers) → llhttp → response plan →
+// send / splice, with keep-alive, pipelining, timeouts and graceful close. Owned by its Worker
+// and driven only from that worker's thread. A Conn is released (slot reusable) only when none
+// of its ops is in flight, so an Op address in a CQE always names a live Conn.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/fd.h"
+#include "core/ring.h"
+#include "files/cache.h"
+#include "http/parser.h"
+#include "http/request.h"
+#include "http/response.h"
+
+namespace sluice::server {
+
+class Worker;
+struct Pipe;
+
+class Conn final : public core::OpHandler {
+public:
+    explicit Conn(Worker& w);
+    ~Conn();
+    Conn(const Conn&) = delete;
+    Conn& operator=(const Conn&) = delete;
+
+    // Takes ownership of an accepted, non-blocking socket and starts reading.
+    void start(int fd, uint64_t id);
+    // Timeouts; called by the worker every tick.
+    void tick(uint64_t now_ms);
+    // Graceful stop: idle connections close now, busy ones after their current response.
+    void begin_shutdown();
+    // Immediate close (grace period over).
+    void abort();
+    [[nodiscard]] bool active() const { return fd_.valid(); }
+
+    void on_cqe(core::Op& op, int res, uint32_t flags) override;
+
+private:
+    enum OpKind : uint8_t { kRecv, kSend, kSpliceIn, kSpliceOut, kPoll, kClose };
+    enum class Deadline : uint8_t { None, Header, Keepalive, Send, Linger };
+
+    // One piece of output. Memory pieces point into `outbuf_` (ext == nullptr) or into bytes
+    // held alive by `hold`; file pieces (fd >= 0) are spliced.
+    struct OutSeg {
+        const char* ext = nullptr;
+        size_t off = 0;
+        uint64_t len = 0;
+        int fd = -1;
+        uint64_t file_off = 0;
+        std::shared_ptr<files::Resource> hold;
+    };
+    // An access-log record waiting until its response's last byte is sent.
+    struct PendingLog {
+        size_t end_seg = 0;
+        int status = 0;
+        uint64_t bytes = 0;
+        uint64_t start_ms = 0;
+        uint8_t major = 1;
+        uint8_t minor = 1;
+        std::string method, target, referer, user_agent;
+    };
+
+    void on_recv(int res, uint32_t flags);
+    void on_send(int res);
+    void on_splice_in(int res);
+    void on_splice_out(int res);
+    void on_poll(int res);
+
+    [[nodiscard]] bool should_read() const;
+    void update_recv();
+    void on_bytes(std::string_view data);
+    void process(std::string_view data);
+    void process_pending();
+    void handle_request();
+    http::ServerInfo server_info();
+    void queue_plan(http::ResponsePlan& plan, const files::Variant* v,
+                    const std::shared_ptr<files::Resource>& res);
+    void queue_simple(int status, std::string_view extra_headers);
+    void queue_error(int status);
+    void queue_autoindex(const std::string& rel);
+    void push_mem(const char* ext, size_t off, uint64_t len,
+                  const std::shared_ptr<files::Resource>& hold);
+    void note_log(int status, uint64_t bytes);
+    void emit_log(const PendingLog& l, uint64_t bytes);
+    void flush_logs();
+    void pump();
+    void start_splice(OutSeg& s);
+    void after_splice();
+    void advance_sent(uint64_t n);
+    void responses_done();
+    void go_idle();
+    void set_deadline(Deadline d, double seconds);
+    void close_graceful();
+    void finish_close();
+    void maybe_release();
+    [[nodiscard]] bool k_first_unsent_is_pipe(size_t log_index) const;
+    [[nodiscard]] bool ops_in_flight() const;
+    [[nodiscard]] bool busy() const { return out_pos_ < out_.size(); }
+
+    static constexpr size_t kRxBufSize = 16 * 1024;
+
+    Worker& w_;
+    UniqueFd fd_;
+    uint64_t id_ = 0;
+    std::string peer_ip_;
+    std::optional<http::RequestParser> parser_;  // fresh per connection (errors are terminal)
+    http::Request req_;
+    http::ResponsePlan plan_;
+    std::string inbuf_;   // bytes received but not yet parsed (pipelined while busy)
+    std::string outbuf_;  // rendered heads and literals
+    std::vector<OutSeg> out_;
+    size_t out_pos_ = 0;
+    std::vector<PendingLog> logs_;
+    size_t logs_head_ = 0;
+    std::vector<iovec> iov_;
+    msghdr msg_{};
+    std::unique_ptr<Pipe> pipe_;
+    std::unique_ptr<char[]> rxbuf_;  // only without provided-buffer rings
+    uint64_t pipe_fill_ = 0;
+    uint64_t req_start_ms_ = 0;
+
+    core::Op recv_op_{this, kRecv};
+    core::Op send_op_{this, kSend};
+    core::Op splice_in_op_{this, kSpliceIn};
+    core::Op splice_out_op_{this, kSpliceOut};
+    core::Op poll_op_{this, kPoll};
+
+    Deadline deadline_kind_ = Deadline::None;
+    uint64_t deadline_ms_ = 0;
+    bool recv_multishot_ = false;
+    bool recv_cancel_sent_ = false;
+    bool recv_starved_ = false;    // ENOBUFS: re-armed on the next tick
+    bool read_eof_ = false;        // peer sent FIN
+    bool close_after_ = false;     // close once output drains
+    bool closing_ = false;         // waiting for in-flight ops before releasing the slot
+    bool lingering_ = false;       // SHUT_WR sent; discarding input until EOF or deadline
+    bool linger_on_close_ = false; // protocol error: drain input before closing
+    bool has_file_seg_ = false;
+    bool shutdown_requested_ = false;
+};
+
+}  // namespace sluice::server

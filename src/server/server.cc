@@ -1,0 +1,142 @@
+#include "server/server.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/addr.h"
+#include "base/log.h"
+#include "config/config.h"
+#include "core/ring.h"
+#include "files/mime.h"
+#include "files/root.h"
+#include "net/listener.h"
+#include "obs/access_log.h"
+#include "server/worker.h"
+
+namespace sluice::server {
+
+namespace {
+
+constexpr int kExitUsage = 2;
+
+}  // namespace
+
+int main_entry(int argc, char** argv) {
+    auto cli = config::parse_cli(argc, argv);
+    if (!cli) {
+        log_error("%s", cli.error().c_str());
+        return kExitUsage;
+    }
+    if (cli->action == config::CliAction::Help) {
+        std::fputs(config::help_text().c_str(), stdout);
+        return 0;
+    }
+    const config::Config& cfg = cli->config;
+    if (cli->action == config::CliAction::Version) {
+        std::fputs(config::version_text().c_str(), stdout);
+        auto ring = core::Ring::create(8);
+        if (ring) std::printf("io_uring: %s\n", (*ring)->features().describe().c_str());
+        return 0;
+    }
+
+    auto root = files::Root::open(cfg.root);
+    if (!root) {
+        log_error("root '%s': %s", cfg.root.c_str(), root.error().message());
+        return kExitUsage;
+    }
+    const files::MimeTypes mime = files::MimeTypes::load();
+    auto sink = obs::LogSink::open(cfg.access_log);
+    if (!sink) {
+        log_error("--access-log '%s': %s", cfg.access_log.c_str(), sink.error().message());
+        return kExitUsage;
+    }
+
+    // Every worker gets its own SO_REUSEPORT socket per address. Bind them all before any
+    // thread starts so a busy port is reported once and nothing is half-started. Port 0 is
+    // resolved by the first bind and reused by the other workers.
+    const auto threads = static_cast<unsigned>(cfg.threads);
+    std::vector<std::vector<UniqueFd>> per_worker(threads);
+    std::vector<std::string> urls;
+    for (const SocketAddr& a : cfg.listen) {
+        SocketAddr addr = a;
+        for (unsigned t = 0; t < threads; ++t) {
+            auto fd = net::listen_reuseport(addr, cfg.backlog);
+            if (!fd) {
+                log_error("--listen %s: %s", format_socket_addr(
+                              reinterpret_cast<const sockaddr*>(&addr.ss)).c_str(),
+                          fd.error().message());
+                return kExitUsage;
+            }
+            if (t == 0) {
+                if (auto bound = net::local_addr(fd->get())) addr = *bound;
+                urls.push_back("http://" +
+                               format_socket_addr(reinterpret_cast<const sockaddr*>(&addr.ss)) +
+                               "/");
+            }
+            per_worker[t].push_back(std::move(*fd));
+        }
+    }
+
+    // Signals are taken synchronously by this thread only; workers inherit the mask.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    Shared shared;
+    shared.config = &cfg;
+    shared.root = &*root;
+    shared.mime = &mime;
+    shared.log_sink = *sink;
+
+    std::vector<std::unique_ptr<Worker>> workers;
+    std::vector<std::thread> thread_handles;
+    auto ready = std::make_unique<std::atomic<int>[]>(threads);
+    for (unsigned t = 0; t < threads; ++t) {
+        ready[t].store(0);
+        workers.push_back(std::make_unique<Worker>(shared, t, std::move(per_worker[t])));
+    }
+    for (unsigned t = 0; t < threads; ++t) {
+        Worker* w = workers[t].get();
+        std::atomic<int>* r = &ready[t];
+        thread_handles.emplace_back([w, r] { w->run(*r); });
+    }
+    int failed = 0;
+    for (unsigned t = 0; t < threads; ++t) {
+        ready[t].wait(0);
+        if (ready[t].load() < 0) failed = -ready[t].load();
+    }
+    if (failed) {
+        log_error("io_uring setup failed: %s (kernel 5.19+ with io_uring enabled is required)",
+                  std::strerror(failed));
+        for (auto& w : workers) w->request_stop();
+        for (auto& th : thread_handles) th.join();
+        return 1;
+    }
+    std::string where;
+    for (const std::string& u : urls) where += (where.empty() ? "" : " ") + u;
+    log_error("serving %s on %s (%u thread%s)", root->path().c_str(), where.c_str(), threads,
+              threads == 1 ? "" : "s");
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig == SIGHUP) continue;  // reserved: log reopen / ticket keys (TLS milestone)
+        break;
+    }
+    for (auto& w : workers) w->request_stop();
+    for (auto& th : thread_handles) th.join();
+    return 0;
+}
+
+}  // namespace sluice::server

@@ -1,0 +1,246 @@
+#include "server/worker.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <ctime>
+
+#include "base/log.h"
+#include "server/conn.h"
+
+namespace sluice::server {
+
+namespace {
+
+constexpr unsigned kRingEntries = 4096;
+constexpr uint16_t kBufGroup = 0;
+constexpr uint32_t kBufCount = 1024;   // provided buffers per worker (power of two)
+constexpr uint32_t kBufSize = 4096;    // a typical request fits one buffer
+constexpr unsigned kTickMs = 250;      // timeout resolution
+constexpr uint32_t kPipeSize = 1 << 20;  // fewer splice rounds for big files
+constexpr size_t kMaxPooledPipes = 64;
+
+}  // namespace
+
+uint64_t monotonic_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+// A listening socket with its (multishot) accept op.
+struct Worker::Listener final : core::OpHandler {
+    explicit Listener(Worker& w, UniqueFd f) : worker(w), fd(std::move(f)) {}
+    void on_cqe(core::Op&, int res, uint32_t flags) override { worker.on_accept(*this, res, flags); }
+    Worker& worker;
+    UniqueFd fd;
+    core::Op op{this, 0};
+};
+
+Worker::Worker(const Shared& shared, unsigned index, std::vector<UniqueFd> listeners)
+    : shared_(shared), index_(index) {
+    for (UniqueFd& fd : listeners) listeners_.push_back(std::make_unique<Listener>(*this, std::move(fd)));
+}
+
+Worker::~Worker() = default;
+
+void Worker::run(std::atomic<int>& ready) {
+    const config::Config& cfg = *shared_.config;
+    auto ring = core::Ring::create(kRingEntries);
+    if (!ring) {
+        ready.store(-ring.error().code);
+        ready.notify_all();
+        return;
+    }
+    ring_ = std::move(*ring);
+    multishot_recv_ = ring_->features().multishot_recv;
+    if (ring_->features().buf_ring) {
+        auto b = ring_->make_buffer_ring(kBufGroup, kBufCount, kBufSize);
+        if (b) bufs_ = std::move(*b);
+    }
+    if (!bufs_) multishot_recv_ = false;  // multishot recv needs buffer selection
+
+    files::CacheLimits limits;
+    limits.small_max = cfg.small_file_max;
+    limits.max_bytes = cfg.cache_max_bytes;
+    cache_ = std::make_unique<files::FileCache>(*shared_.root, *shared_.mime, limits);
+    log_ = std::make_unique<obs::AccessLog>(shared_.log_sink);
+    const size_t threads = cfg.threads > 0 ? static_cast<size_t>(cfg.threads) : 1;
+    max_active_ = (cfg.max_connections + threads - 1) / threads;
+    if (max_active_ == 0) max_active_ = 1;
+
+    wake_fd_.reset(eventfd(0, EFD_CLOEXEC));
+    now_ms_ = monotonic_ms();
+    next_tick_ms_ = now_ms_ + kTickMs;
+    next_flush_ms_ = now_ms_ + 1000;
+    arm_wake();
+    for (auto& l : listeners_) arm_accept(*l);
+
+    ready.store(1);
+    ready.notify_all();
+
+    for (;;) {
+        int rc = ring_->run_once(kTickMs);
+        now_ms_ = monotonic_ms();
+        if (rc < 0) {
+            log_error("worker %u: io_uring wait failed: %s", index_, std::strerror(-rc));
+            break;
+        }
+        if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_stop();
+        if (now_ms_ >= next_tick_ms_) tick();
+        if (stopping_ && active_ == 0) {
+            bool listening = false;
+            for (auto& l : listeners_) listening |= l->op.in_flight();
+            if (!listening) break;
+        }
+    }
+    for (auto& l : listeners_) l->fd.reset();
+    log_->flush();
+}
+
+void Worker::request_stop() {
+    stop_requested_.store(true, std::memory_order_release);
+    uint64_t one = 1;
+    if (wake_fd_.valid()) (void)!::write(wake_fd_.get(), &one, sizeof one);
+}
+
+void Worker::arm_wake() {
+    io_uring_sqe* s = ring_->sqe(wake_op_);
+    io_uring_prep_read(s, wake_fd_.get(), &wake_buf_, sizeof wake_buf_, 0);
+}
+
+void Worker::on_cqe(core::Op& op, int res, uint32_t) {
+    (void)res;
+    if (&op == &wake_op_ && !stop_requested_.load(std::memory_order_acquire)) arm_wake();
+}
+
+void Worker::arm_accept(Listener& l) {
+    if (!l.fd.valid() || l.op.in_flight()) return;
+    io_uring_sqe* s = ring_->sqe(l.op);
+    if (ring_->features().multishot_accept)
+        io_uring_prep_multishot_accept(s, l.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    else
+        io_uring_prep_accept(s, l.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+void Worker::on_accept(Listener& l, int res, uint32_t) {
+    if (res >= 0) {
+        if (stopping_) {
+            ::close(res);
+        } else {
+            int one = 1;
+            // Responses are written whole (or with MSG_MORE), so Nagle only adds latency.
+            setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            Conn* c = new_conn();
+            ++active_;
+            counters_.accepted.add(1);
+            counters_.active_connections.add(1);
+            const auto threads = static_cast<unsigned>(shared_.config->threads > 0 ? shared_.config->threads : 1);
+            c->start(res, ++next_conn_id_ * threads + index_);
+            if (active_ >= max_active_ && !accept_paused_) {
+                // At the limit: stop accepting; new clients wait in the listen backlog.
+                accept_paused_ = true;
+                counters_.accept_paused.add(1);
+                for (auto& other : listeners_) {
+                    if (!other->op.in_flight()) continue;
+                    io_uring_sqe* s = ring_->sqe_untracked();
+                    io_uring_prep_cancel64(s, reinterpret_cast<uint64_t>(&other->op), 0);
+                }
+            }
+        }
+    } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
+        if (now_ms_ >= accept_retry_ms_)
+            log_error("accept: %s; retrying in 100 ms", std::strerror(-res));
+        accept_retry_ms_ = now_ms_ + 100;
+    }
+    if (l.op.in_flight()) return;  // multishot still armed
+    if (stopping_) {
+        l.fd.reset();
+        return;
+    }
+    if (!accept_paused_ && now_ms_ >= accept_retry_ms_) arm_accept(l);
+}
+
+void Worker::maybe_resume_accept() {
+    if (!accept_paused_ || stopping_ || active_ >= max_active_) return;
+    accept_paused_ = false;
+    for (auto& l : listeners_) arm_accept(*l);
+}
+
+Conn* Worker::new_conn() {
+    if (!free_conns_.empty()) {
+        Conn* c = free_conns_.back();
+        free_conns_.pop_back();
+        return c;
+    }
+    conns_.push_back(std::make_unique<Conn>(*this));
+    return conns_.back().get();
+}
+
+void Worker::conn_released(Conn* c) {
+    --active_;
+    counters_.closed.add(1);
+    counters_.active_connections.sub(1);
+    free_conns_.push_back(c);
+    maybe_resume_accept();
+}
+
+void Worker::begin_stop() {
+    stopping_ = true;
+    stop_deadline_ms_ = now_ms_ + static_cast<uint64_t>(shared_.config->shutdown_grace_s * 1000.0);
+    for (auto& l : listeners_) {
+        if (l->op.in_flight()) {
+            io_uring_sqe* s = ring_->sqe_untracked();
+            io_uring_prep_cancel64(s, reinterpret_cast<uint64_t>(&l->op), 0);
+        } else {
+            l->fd.reset();  // closed now: new connections are refused
+        }
+    }
+    for (auto& c : conns_) c->begin_shutdown();
+}
+
+void Worker::tick() {
+    next_tick_ms_ = now_ms_ + kTickMs;
+    for (auto& c : conns_) {
+        if (!c->active()) continue;
+        if (stopping_ && now_ms_ >= stop_deadline_ms_)
+            c->abort();
+        else
+            c->tick(now_ms_);
+    }
+    if (!accept_paused_ && !stopping_ && accept_retry_ms_ && now_ms_ >= accept_retry_ms_) {
+        accept_retry_ms_ = 0;
+        for (auto& l : listeners_) arm_accept(*l);
+    }
+    if (now_ms_ >= next_flush_ms_) {
+        next_flush_ms_ = now_ms_ + 1000;
+        log_->flush();
+    }
+}
+
+Result<Pipe> Worker::acquire_pipe() {
+    if (!pipes_.empty()) {
+        Pipe p = std::move(pipes_.back());
+        pipes_.pop_back();
+        return p;
+    }
+    int fds[2];
+    // Non-blocking: a splice from an empty pipe must fail fast, never park an io-wq thread.
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return fail_errno();
+    Pipe p;
+    p.rd.reset(fds[0]);
+    p.wr.reset(fds[1]);
+    (void)fcntl(fds[1], F_SETPIPE_SZ, kPipeSize);  // may be capped by pipe-max-size: fine
+    int cap = fcntl(fds[1], F_GETPIPE_SZ);
+    p.capacity = cap > 0 ? static_cast<uint32_t>(cap) : 65536;
+    return p;
+}
+
+void Worker::release_pipe(Pipe&& p) {
+    if (pipes_.size() < kMaxPooledPipes) pipes_.push_back(std::move(p));
+}
+
+}  // namespace sluice::server
