@@ -1,0 +1,374 @@
+// http/parser.cc — RequestParser over llhttp.
+//
+// llhttp (built without LLHTTP_STRICT_MODE) tolerates a few things RFC 9112 says a server must
+// reject, so a small byte scanner runs over the request head before llhttp sees it: it enforces
+// CRLF line endings, rejects obs-fold, and counts request-line / header-block bytes across feed()
+// calls for 414/431. llhttp does everything else (tokens, framing, CL/TE conflicts, chunked).
+// llhttp is paused in on_message_complete so feed() stops exactly after each request.
+#include "http/parser.h"
+
+#include <llhttp.h>
+
+#include <cstring>
+#include <string>
+
+namespace sluice::http {
+
+namespace {
+
+bool ieq(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        char x = a[i];
+        char y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+        if (x != y) return false;  // b is always lower-case
+    }
+    return true;
+}
+
+bool is_ows(char c) { return c == ' ' || c == '\t'; }
+
+bool is_tchar(char c) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+    return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
+}
+
+}  // namespace
+
+struct RequestParser::Impl {
+    enum class Phase : uint8_t { Idle, RequestLine, Headers, Body };
+    // How a recognised header's value is stored.
+    enum class Store : uint8_t { Ignore, Last, List, Host };
+
+    llhttp_t parser{};
+    ParserLimits limits;
+    Request* req = nullptr;
+
+    // Head scanner state (persists across feed() calls within one request).
+    Phase phase = Phase::Idle;
+    size_t line_len = 0;      // bytes of the current line so far, excluding LF
+    size_t header_bytes = 0;  // bytes of header lines so far, including CRLFs
+    bool prev_cr = false;     // last scanned byte was CR
+
+    bool paused = false;
+    bool failed = false;
+    uint64_t body_bytes = 0;
+    int error_status = 0;
+    const char* error_reason = "";
+
+    // Header currently being parsed.
+    std::string field;
+    std::string* value_target = nullptr;
+    size_t value_start = 0;  // offset in *value_target where this line's value begins
+    Store store = Store::Ignore;
+
+    explicit Impl(ParserLimits l) : limits(l) {
+        llhttp_init(&parser, HTTP_REQUEST, &settings());
+        parser.data = this;
+    }
+
+    static Impl& of(llhttp_t* p) { return *static_cast<Impl*>(p->data); }
+
+    int fail_with(int status, const char* reason) {
+        error_status = status;
+        error_reason = reason;
+        return HPE_USER;  // llhttp reports it as HPE_USER or HPE_CB_*; error_status says which
+    }
+
+    int scan(const char* p, size_t n);
+    ParseOutcome feed(std::string_view data);
+    void select_header();
+    void finish_value();
+
+    static const llhttp_settings_t& settings();
+};
+
+// Returns 0, or the HTTP status to fail with (error_reason set).
+int RequestParser::Impl::scan(const char* p, size_t n) {
+    size_t i = 0;
+    while (i < n && phase != Phase::Body) {
+        if (phase == Phase::Idle) {
+            // Empty lines before a request-line are ignored (RFC 9112 §2.2); llhttp agrees.
+            if (p[i] == '\r' || p[i] == '\n') {
+                ++i;
+                continue;
+            }
+            phase = Phase::RequestLine;
+            line_len = 0;
+            header_bytes = 0;
+            prev_cr = false;
+        }
+        if (phase == Phase::Headers && line_len == 0 && is_ows(p[i])) {
+            error_reason = "obs-fold or whitespace before header";
+            return 400;
+        }
+        const auto* lf = static_cast<const char*>(std::memchr(p + i, '\n', n - i));
+        size_t seg = lf ? static_cast<size_t>(lf - (p + i)) : n - i;
+        if (seg > 0) prev_cr = p[i + seg - 1] == '\r';
+        line_len += seg;
+        if (phase == Phase::RequestLine) {
+            if (line_len - (prev_cr ? 1 : 0) > limits.max_request_line) {
+                error_reason = "request line too long";
+                return 414;
+            }
+        } else {
+            header_bytes += seg + (lf ? 1 : 0);
+            if (header_bytes > limits.max_header_block) {
+                error_reason = "header block too large";
+                return 431;
+            }
+        }
+        if (!lf) return 0;
+        if (!prev_cr) {
+            error_reason = "bare LF line ending";
+            return 400;
+        }
+        if (phase == Phase::RequestLine) {
+            phase = Phase::Headers;
+            header_bytes = 0;
+        } else if (line_len == 1) {
+            phase = Phase::Body;  // the empty line: llhttp takes over the framing from here
+        }
+        line_len = 0;
+        prev_cr = false;
+        i += seg + 1;
+    }
+    return 0;
+}
+
+void RequestParser::Impl::select_header() {
+    struct Known {
+        std::string_view name;
+        std::string Request::*member;
+        Store store;
+    };
+    static constexpr Known kKnown[] = {
+        {"host", &Request::host, Store::Host},
+        {"range", &Request::range, Store::Last},
+        {"if-range", &Request::if_range, Store::Last},
+        {"if-match", &Request::if_match, Store::List},
+        {"if-none-match", &Request::if_none_match, Store::List},
+        {"if-modified-since", &Request::if_modified_since, Store::Last},
+        {"if-unmodified-since", &Request::if_unmodified_since, Store::Last},
+        {"accept-encoding", &Request::accept_encoding, Store::List},
+        {"user-agent", &Request::user_agent, Store::Last},
+        {"referer", &Request::referer, Store::Last},
+    };
+    value_target = nullptr;
+    store = Store::Ignore;
+    for (const Known& k : kKnown) {
+        if (!ieq(field, k.name)) continue;
+        value_target = &(req->*k.member);
+        store = k.store;
+        break;
+    }
+    if (!value_target) return;
+    if (store == Store::List && !value_target->empty()) {
+        value_target->append(", ");
+    } else if (store != Store::List) {
+        value_target->clear();
+    }
+    value_start = value_target->size();
+}
+
+void RequestParser::Impl::finish_value() {
+    std::string& v = *value_target;
+    size_t b = value_start;
+    size_t e = v.size();
+    while (b < e && is_ows(v[b])) ++b;
+    while (e > b && is_ows(v[e - 1])) --e;
+    if (b == e && store == Store::List && value_start >= 2) {
+        // An empty line of a list contributes nothing: drop the separator added for it.
+        v.resize(value_start - 2);
+        return;
+    }
+    v.erase(e);
+    v.erase(value_start, b - value_start);
+}
+
+const llhttp_settings_t& RequestParser::Impl::settings() {
+    static const llhttp_settings_t kSettings = [] {
+        llhttp_settings_t s;
+        llhttp_settings_init(&s);
+        s.on_message_begin = [](llhttp_t* p) -> int {
+            Impl& self = of(p);
+            self.req->clear();
+            self.body_bytes = 0;
+            self.field.clear();
+            self.value_target = nullptr;
+            return 0;
+        };
+        s.on_method = [](llhttp_t* p, const char* at, size_t n) -> int {
+            of(p).req->method_name.append(at, n);
+            return 0;
+        };
+        s.on_url = [](llhttp_t* p, const char* at, size_t n) -> int {
+            of(p).req->target.append(at, n);
+            return 0;
+        };
+        s.on_url_complete = [](llhttp_t* p) -> int {
+            Impl& self = of(p);
+            // Loose llhttp lets control characters through in the target; RFC 9112 does not.
+            for (char c : self.req->target) {
+                auto u = static_cast<unsigned char>(c);
+                if (u <= 0x20 || u == 0x7f) return self.fail_with(400, "invalid request-target");
+            }
+            return 0;
+        };
+        s.on_header_field = [](llhttp_t* p, const char* at, size_t n) -> int {
+            of(p).field.append(at, n);
+            return 0;
+        };
+        s.on_header_field_complete = [](llhttp_t* p) -> int {
+            Impl& self = of(p);
+            // Loose llhttp accepts "Name : value" and spaces inside names; RFC 9112 §5.1 does not.
+            if (self.field.empty()) return self.fail_with(400, "empty header name");
+            for (char c : self.field) {
+                if (!is_tchar(c)) return self.fail_with(400, "invalid header name");
+            }
+            self.select_header();
+            if (self.store == Store::Host) {
+                if (self.req->has_host) return self.fail_with(400, "duplicate Host");
+                self.req->has_host = true;
+            }
+            self.field.clear();
+            return 0;
+        };
+        s.on_header_value = [](llhttp_t* p, const char* at, size_t n) -> int {
+            Impl& self = of(p);
+            if (self.value_target) self.value_target->append(at, n);
+            return 0;
+        };
+        s.on_header_value_complete = [](llhttp_t* p) -> int {
+            Impl& self = of(p);
+            if (self.value_target) self.finish_value();
+            self.value_target = nullptr;
+            return 0;
+        };
+        s.on_headers_complete = [](llhttp_t* p) -> int {
+            Impl& self = of(p);
+            Request& r = *self.req;
+            r.version_major = p->http_major;
+            r.version_minor = p->http_minor;
+            if (r.version_major != 1 || r.version_minor > 1) {
+                return self.fail_with(505, "unsupported HTTP version");
+            }
+            if (r.version_minor == 1 && !r.has_host) return self.fail_with(400, "missing Host");
+            switch (p->method) {
+                case HTTP_GET: r.method = Method::Get; break;
+                case HTTP_HEAD: r.method = Method::Head; break;
+                default: r.method = Method::Other; break;
+            }
+            r.keep_alive = llhttp_should_keep_alive(p) != 0;
+            // After a CONNECT the peer speaks a tunnel protocol, not HTTP: never reuse.
+            if (p->method == HTTP_CONNECT) r.keep_alive = false;
+            const bool chunked = (p->flags & F_CHUNKED) != 0;
+            r.has_body = chunked || p->content_length > 0;
+            if (!chunked && p->content_length > self.limits.max_discarded_body) {
+                return self.fail_with(413, "request body too large");
+            }
+            return 0;
+        };
+        s.on_body = [](llhttp_t* p, const char*, size_t n) -> int {
+            Impl& self = of(p);
+            self.body_bytes += n;
+            if (self.body_bytes > self.limits.max_discarded_body) {
+                return self.fail_with(413, "request body too large");
+            }
+            return 0;
+        };
+        s.on_message_complete = [](llhttp_t* p) -> int {
+            Impl& self = of(p);
+            self.phase = Phase::Idle;
+            self.line_len = 0;
+            self.header_bytes = 0;
+            self.prev_cr = false;
+            return HPE_PAUSED;
+        };
+        return s;
+    }();
+    return kSettings;
+}
+
+ParseOutcome RequestParser::Impl::feed(std::string_view data) {
+    ParseOutcome out;
+    if (failed) {
+        out.status = ParseStatus::Error;
+        out.error_status = error_status;
+        out.error_reason = error_reason;
+        return out;
+    }
+    if (data.empty()) return out;
+    if (paused) {
+        llhttp_resume(&parser);
+        paused = false;
+    }
+    auto error = [&](int status, const char* reason) {
+        failed = true;
+        error_status = status;
+        error_reason = reason;
+        out.status = ParseStatus::Error;
+        out.consumed = data.size();
+        out.error_status = status;
+        out.error_reason = reason;
+        return out;
+    };
+    if (int status = scan(data.data(), data.size()); status != 0) {
+        return error(status, error_reason);
+    }
+    const char* base = data.data();
+    size_t offset = 0;
+    for (;;) {
+        llhttp_errno_t err = llhttp_execute(&parser, base + offset, data.size() - offset);
+        if (err == HPE_OK) {
+            out.consumed = data.size();
+            return out;
+        }
+        if (error_status != 0) return error(error_status, error_reason);  // from a callback
+        const char* pos = llhttp_get_error_pos(&parser);
+        size_t at = pos ? static_cast<size_t>(pos - base) : offset;
+        switch (err) {
+            case HPE_PAUSED:
+                paused = true;
+                out.status = ParseStatus::Complete;
+                out.consumed = at;
+                return out;
+            case HPE_PAUSED_UPGRADE:
+                // Upgrade (e.g. h2c) is not offered: keep parsing HTTP/1.1 on this connection.
+                llhttp_resume_after_upgrade(&parser);
+                offset = at;
+                continue;
+            case HPE_INVALID_METHOD:
+                // A well-formed but unknown method token is 501; garbage is 400.
+                if (at < data.size() && is_tchar(data[at])) {
+                    return error(501, "unknown method");
+                }
+                return error(400, "malformed method");
+            case HPE_INVALID_VERSION:
+                // llhttp says "Invalid HTTP version" for well-formed but unknown versions
+                // (HTTP/1.2, HTTP/3.0) and "Invalid major/minor version" for garbage.
+                if (std::strcmp(llhttp_get_error_reason(&parser), "Invalid HTTP version") == 0) {
+                    return error(505, "unsupported HTTP version");
+                }
+                return error(400, "malformed HTTP version");
+            default:
+                return error(400, llhttp_errno_name(err));
+        }
+    }
+}
+
+RequestParser::RequestParser(ParserLimits limits) : impl_(std::make_unique<Impl>(limits)) {}
+
+RequestParser::~RequestParser() = default;
+
+ParseOutcome RequestParser::feed(std::string_view data, Request& req) {
+    impl_->req = &req;
+    return impl_->feed(data);
+}
+
+bool RequestParser::in_progress() const {
+    return impl_->phase != Impl::Phase::Idle && !impl_->failed;
+}
+
+}  // namespace sluice::http
