@@ -1,14 +1,13 @@
 #include "server/worker.h"
 
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <ctime>
 
 #include "base/log.h"
+#include "net/listener.h"
 #include "server/conn.h"
 
 namespace sluice::server {
@@ -131,9 +130,7 @@ void Worker::on_accept(Listener& l, int res, uint32_t) {
         if (stopping_) {
             ::close(res);
         } else {
-            int one = 1;
-            // Responses are written whole (or with MSG_MORE), so Nagle only adds latency.
-            setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            net::tune_accepted_socket(res);
             Conn* c = new_conn();
             ++active_;
             counters_.accepted.add(1);

@@ -1,0 +1,56 @@
+// config/config.h — command-line parsing into a validated Config.
+// parse_cli never prints and never exits: it returns what to do (run / help / version) or a
+// single-line error naming the offending flag. Filesystem checks (does ROOT exist?) are the
+// caller's job; everything here is pure validation of the arguments.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <vector>
+
+#include "base/addr.h"
+
+namespace sluice::config {
+
+struct Config {
+    std::string root = "www";                  // positional ROOT
+    std::vector<SocketAddr> listen;            // --listen, repeatable; 127.0.0.1:8080 if none
+    int threads = 1;                           // --threads 1..1024; default: online CPUs
+    std::string access_log = "-";              // --access-log PATH | "-" (stdout) | "off"
+    uint64_t max_connections = 16384;          // --max-connections, total across workers
+    double header_timeout_s = 10;              // --header-timeout; all timeouts are > 0
+    double keepalive_timeout_s = 75;           // --keepalive-timeout
+    double send_timeout_s = 60;                // --send-timeout
+    double shutdown_grace_s = 10;              // --shutdown-grace
+    bool autoindex = false;                    // --autoindex: list directories without index
+    bool dotfiles = false;                     // --dotfiles: serve names starting with '.'
+    uint64_t small_file_max = 64 * 1024;       // --small-file-max: cache/inline below this
+    uint64_t cache_max_bytes = 64 * 1024 * 1024;  // --cache-size, per worker; 0 disables
+    int backlog = 4096;                        // --backlog 1..65535
+    std::string server_header = "sluice";      // --server-name, value of the Server header
+};
+
+enum class CliAction { Run, Help, Version };
+
+struct CliResult {
+    CliAction action = CliAction::Run;
+    Config config;
+};
+
+// Number of online CPUs clamped to 1..1024 (the --threads default).
+int default_threads();
+
+// argv[0] is skipped. Accepts "--flag VALUE" and "--flag=VALUE"; "--" ends options.
+// On error returns one line without a trailing newline, e.g.
+// "--threads: expected an integer 1..1024, got 'x'" or "unknown option '--foo' (see --help)".
+std::expected<CliResult, std::string> parse_cli(int argc, char** argv);
+
+// Full --help text (ends with a newline); documents every flag and its default.
+std::string help_text();
+
+// "sluice <version>\n" plus a line naming the compiler used for the build.
+std::string version_text();
+
+}  // namespace sluice::config

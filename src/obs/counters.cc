@@ -1,0 +1,56 @@
+#include "obs/counters.h"
+
+namespace sluice::obs {
+
+void WorkerCounters::count_status(int status) {
+    switch (status / 100) {
+        case 2: responses_2xx.add(); break;
+        case 3: responses_3xx.add(); break;
+        case 4: responses_4xx.add(); break;
+        case 5: responses_5xx.add(); break;
+        default: break;
+    }
+}
+
+namespace {
+
+struct Metric {
+    const char* name;
+    Counter WorkerCounters::*field;
+};
+
+constexpr Metric kMetrics[] = {
+    {"sluice_server_connections_accepted_total", &WorkerCounters::accepted},
+    {"sluice_server_connections_closed_total", &WorkerCounters::closed},
+    {"sluice_server_connections_active", &WorkerCounters::active_connections},
+    {"sluice_server_requests_total", &WorkerCounters::requests},
+    {"sluice_server_responses_2xx_total", &WorkerCounters::responses_2xx},
+    {"sluice_server_responses_3xx_total", &WorkerCounters::responses_3xx},
+    {"sluice_server_responses_4xx_total", &WorkerCounters::responses_4xx},
+    {"sluice_server_responses_5xx_total", &WorkerCounters::responses_5xx},
+    {"sluice_server_sent_bytes_total", &WorkerCounters::bytes_sent},
+    {"sluice_server_timeouts_header_total", &WorkerCounters::timeouts_header},
+    {"sluice_server_timeouts_keepalive_total", &WorkerCounters::timeouts_keepalive},
+    {"sluice_server_timeouts_send_total", &WorkerCounters::timeouts_send},
+    {"sluice_server_accept_paused_total", &WorkerCounters::accept_paused},
+};
+
+}  // namespace
+
+std::string render_counters(std::span<const WorkerCounters* const> workers) {
+    std::string out;
+    out.reserve(sizeof kMetrics / sizeof kMetrics[0] * 48);
+    for (const Metric& m : kMetrics) {
+        uint64_t sum = 0;
+        for (const WorkerCounters* w : workers) {
+            if (w != nullptr) sum += (w->*m.field).get();
+        }
+        out.append(m.name);
+        out.push_back(' ');
+        out.append(std::to_string(sum));
+        out.push_back('\n');
+    }
+    return out;
+}
+
+}  // namespace sluice::obs

@@ -1,0 +1,49 @@
+// obs/counters.h — per-worker event counters.
+// Each WorkerCounters is written by exactly one worker thread and read by any thread: fields
+// are relaxed atomics, so increments are plain load+store (no locked RMW on the hot path) and a
+// reader sees each field torn-free but not a consistent snapshot across fields.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace sluice::obs {
+
+// Single-writer counter: only the owning thread may call add/sub/set.
+class Counter {
+public:
+    void add(uint64_t n = 1) { set(get() + n); }
+    void sub(uint64_t n = 1) { set(get() - n); }
+    void set(uint64_t v) { value_.store(v, std::memory_order_relaxed); }
+    [[nodiscard]] uint64_t get() const { return value_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<uint64_t> value_{0};
+};
+
+struct WorkerCounters {
+    Counter accepted;            // connections accepted
+    Counter closed;              // connections closed (any reason)
+    Counter requests;            // requests parsed (including ones answered with an error)
+    Counter responses_2xx;
+    Counter responses_3xx;
+    Counter responses_4xx;
+    Counter responses_5xx;
+    Counter bytes_sent;          // response bytes written to sockets (headers + body)
+    Counter active_connections;  // gauge: currently open connections
+    Counter timeouts_header;     // closed for not sending a full request head in time
+    Counter timeouts_keepalive;  // idle keep-alive connections closed
+    Counter timeouts_send;       // closed because the client stopped reading
+    Counter accept_paused;       // times accepting paused at max_connections
+
+    // Bumps the responses_Nxx counter matching `status` (100..599; others ignored).
+    void count_status(int status);
+};
+
+// One "name value\n" line per metric, values summed over all workers (null entries skipped).
+// Names follow sluice_<module>_<what>_<unit>, e.g. "sluice_server_requests_total 123".
+std::string render_counters(std::span<const WorkerCounters* const> workers);
+
+}  // namespace sluice::obs

@@ -1,0 +1,68 @@
+#include "obs/counters.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace sluice::obs {
+namespace {
+
+uint64_t metric(const std::string& text, const std::string& name) {
+    size_t pos = text.find(name + " ");
+    EXPECT_NE(pos, std::string::npos) << name;
+    if (pos == std::string::npos) return UINT64_MAX;
+    EXPECT_TRUE(pos == 0 || text[pos - 1] == '\n');
+    return std::stoull(text.substr(pos + name.size() + 1));
+}
+
+TEST(Counters, SumsAcrossWorkersAndSkipsNull) {
+    WorkerCounters a;
+    WorkerCounters b;
+    a.requests.add(3);
+    b.requests.add(4);
+    a.bytes_sent.add(1000);
+    b.bytes_sent.add(24);
+    a.active_connections.add(5);
+    a.active_connections.sub(2);
+    b.accepted.add();
+    b.timeouts_keepalive.add(2);
+    const WorkerCounters* all[] = {&a, nullptr, &b};
+    std::string text = render_counters(all);
+    EXPECT_EQ(metric(text, "sluice_server_requests_total"), 7u);
+    EXPECT_EQ(metric(text, "sluice_server_sent_bytes_total"), 1024u);
+    EXPECT_EQ(metric(text, "sluice_server_connections_active"), 3u);
+    EXPECT_EQ(metric(text, "sluice_server_connections_accepted_total"), 1u);
+    EXPECT_EQ(metric(text, "sluice_server_timeouts_keepalive_total"), 2u);
+    EXPECT_EQ(metric(text, "sluice_server_timeouts_header_total"), 0u);
+    EXPECT_EQ(text.back(), '\n');
+    // 13 metrics, one line each.
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 13);
+}
+
+TEST(Counters, CountStatusBuckets) {
+    WorkerCounters c;
+    for (int s : {200, 206, 301, 304, 304, 404, 500, 503, 503, 100, 600}) c.count_status(s);
+    EXPECT_EQ(c.responses_2xx.get(), 2u);
+    EXPECT_EQ(c.responses_3xx.get(), 3u);
+    EXPECT_EQ(c.responses_4xx.get(), 1u);
+    EXPECT_EQ(c.responses_5xx.get(), 3u);
+    const WorkerCounters* all[] = {&c};
+    std::string text = render_counters(all);
+    EXPECT_EQ(metric(text, "sluice_server_responses_5xx_total"), 3u);
+}
+
+TEST(Counters, ReaderSeesWriterThreadUpdates) {
+    WorkerCounters c;
+    std::thread writer([&] {
+        for (int i = 0; i < 100000; ++i) c.requests.add();
+    });
+    writer.join();
+    const WorkerCounters* all[] = {&c};
+    EXPECT_EQ(metric(render_counters(all), "sluice_server_requests_total"), 100000u);
+}
+
+}  // namespace
+}  // namespace sluice::obs
