@@ -4,7 +4,8 @@
 // to `small_max` bytes also carry their bytes. Entries are revalidated by stat (inode, size,
 // mtime) when older than `revalidate_ms`, so a replaced or rewritten file is noticed within
 // that window and never served stale after it. Resources are shared_ptr: an in-flight send
-// keeps its fd and bytes alive after eviction.
+// keeps its fd and bytes alive after eviction. File, Redirect and Directory results are cached;
+// NotFound, Forbidden and Error are not (so random 404s cannot evict real entries).
 //
 // Metadata work here (openat2, fstat, reading small files) is synchronous: it runs on a cache
 // miss or at most once per revalidation window per file, and hits the page cache. Body bytes

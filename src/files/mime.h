@@ -1,6 +1,7 @@
 // files/mime.h — extension → Content-Type from /etc/mime.types (Debian media-types) with a
-// built-in fallback table. text/*, application/javascript, application/json, image/svg+xml and
-// application/xml get "; charset=utf-8". Immutable after load; thread-safe to read.
+// built-in fallback table. text/*, application/javascript, application/json, image/svg+xml,
+// application/xml and application/manifest+json get "; charset=utf-8"; js/mjs always map to
+// text/javascript whatever the system table says. Immutable after load; thread-safe to read.
 #pragma once
 
 #include <functional>
