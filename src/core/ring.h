@@ -107,6 +107,9 @@ public:
     // An SQE whose completion is ignored (user_data 0), e.g. cancellations.
     io_uring_sqe* sqe_untracked();
 
+    // Submits queued SQEs now (e.g. a cancel that must act before its fd is closed).
+    void submit_now() { io_uring_submit(&ring_); }
+
     // Submits pending SQEs and waits for at least one CQE or `timeout_ms`; then dispatches every
     // available CQE to its Op. Returns the number dispatched or -errno (EINTR/ETIME are 0).
     int run_once(unsigned timeout_ms);

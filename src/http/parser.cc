@@ -34,6 +34,19 @@ bool is_tchar(char c) {
     return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
 }
 
+// "TOKEN SP target SP HTTP/x.y" on the first line of `s` (the line must be complete).
+bool looks_like_request_line(std::string_view s) {
+    const size_t eol = s.find('\n');
+    if (eol == std::string_view::npos) return false;
+    std::string_view line = s.substr(0, eol);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const size_t sp1 = line.find(' ');
+    if (sp1 == std::string_view::npos || sp1 == 0) return false;
+    const size_t sp2 = line.find(' ', sp1 + 1);
+    if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return false;
+    return line.substr(sp2 + 1).starts_with("HTTP/");
+}
+
 }  // namespace
 
 struct RequestParser::Impl {
@@ -340,8 +353,10 @@ ParseOutcome RequestParser::Impl::feed(std::string_view data) {
                 offset = at;
                 continue;
             case HPE_INVALID_METHOD:
-                // A well-formed but unknown method token is 501; garbage is 400.
-                if (at < data.size() && is_tchar(data[at])) {
+                // An unknown method in a well-formed request line ("FROB / HTTP/1.1") is 501;
+                // anything that is not a request line at all is 400.
+                if (at < data.size() && is_tchar(data[at]) &&
+                    looks_like_request_line(data.substr(at))) {
                     return error(501, "unknown method");
                 }
                 return error(400, "malformed method");

@@ -608,8 +608,11 @@ void Conn::finish_close() {
     if (ops_in_flight()) {
         // Wake every op on this socket; the slot is released when the last CQE arrives.
         ::shutdown(fd_.get(), SHUT_RDWR);
+        // Submitted at once: the fd number must still be ours when the kernel matches it,
+        // since once closed it can be reused by the next accept in this same batch.
         io_uring_sqe* s = w_.ring().sqe_untracked();
         io_uring_prep_cancel_fd(s, fd_.get(), IORING_ASYNC_CANCEL_ALL);
+        w_.ring().submit_now();
     }
     maybe_release();
 }
@@ -638,10 +641,10 @@ bool Conn::k_first_unsent_is_pipe(size_t log_index) const {
 
 void Conn::maybe_release() {
     if (!closing_ || ops_in_flight() || !fd_.valid()) return;
-    if (pipe_) {
-        if (pipe_fill_ == 0) w_.release_pipe(std::move(*pipe_));  // else: stale bytes, drop it
-        pipe_.reset();
-    }
+    // A pipe still held here belongs to a response cut short: a splice that completed after
+    // the abort may have left bytes in it that no counter saw, so it is closed, never pooled
+    // (a pooled pipe with stale bytes would send them to the next client).
+    pipe_.reset();
     pipe_fill_ = 0;
     out_.clear();
     out_pos_ = 0;

@@ -21,6 +21,7 @@ constexpr uint32_t kBufSize = 4096;    // a typical request fits one buffer
 constexpr unsigned kTickMs = 250;      // timeout resolution
 constexpr uint32_t kPipeSize = 1 << 20;  // fewer splice rounds for big files
 constexpr size_t kMaxPooledPipes = 64;
+constexpr size_t kAcceptHeadroom = 128;  // below this many free slots: single-shot accepts
 
 }  // namespace
 
@@ -32,6 +33,8 @@ uint64_t monotonic_ms() {
 
 // A listening socket with its (multishot) accept op.
 struct Worker::Listener final : core::OpHandler {
+    bool multishot = false;
+    bool cancel_sent = false;
     explicit Listener(Worker& w, UniqueFd f) : worker(w), fd(std::move(f)) {}
     void on_cqe(core::Op&, int res, uint32_t flags) override { worker.on_accept(*this, res, flags); }
     Worker& worker;
@@ -117,12 +120,22 @@ void Worker::on_cqe(core::Op& op, int res, uint32_t) {
 }
 
 void Worker::arm_accept(Listener& l) {
-    if (!l.fd.valid() || l.op.in_flight()) return;
+    if (!l.fd.valid() || l.op.in_flight() || stopping_ || accept_paused_) return;
     io_uring_sqe* s = ring_->sqe(l.op);
-    if (ring_->features().multishot_accept)
+    // A multishot accept takes the whole backlog in one go, so it is only used while a burst
+    // cannot push us past the connection limit; near the limit, one accept at a time.
+    l.multishot = ring_->features().multishot_accept && free_slots() > kAcceptHeadroom;
+    if (l.multishot)
         io_uring_prep_multishot_accept(s, l.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     else
         io_uring_prep_accept(s, l.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+void Worker::cancel_accept(Listener& l) {
+    if (!l.op.in_flight() || l.cancel_sent) return;
+    io_uring_sqe* s = ring_->sqe_untracked();
+    io_uring_prep_cancel64(s, reinterpret_cast<uint64_t>(&l.op), 0);
+    l.cancel_sent = true;
 }
 
 void Worker::on_accept(Listener& l, int res, uint32_t) {
@@ -135,18 +148,17 @@ void Worker::on_accept(Listener& l, int res, uint32_t) {
             ++active_;
             counters_.accepted.add(1);
             counters_.active_connections.add(1);
-            const auto threads = static_cast<unsigned>(shared_.config->threads > 0 ? shared_.config->threads : 1);
+            const auto threads =
+                static_cast<unsigned>(shared_.config->threads > 0 ? shared_.config->threads : 1);
             c->start(res, ++next_conn_id_ * threads + index_);
-            if (active_ >= max_active_ && !accept_paused_) {
+            if (active_ >= max_active_) {
                 // At the limit: stop accepting; new clients wait in the listen backlog.
+                if (!accept_paused_) counters_.accept_paused.add(1);
                 accept_paused_ = true;
-                counters_.accept_paused.add(1);
-                for (auto& other : listeners_) {
-                    if (!other->op.in_flight()) continue;
-                    io_uring_sqe* s = ring_->sqe_untracked();
-                    io_uring_prep_cancel64(s, reinterpret_cast<uint64_t>(&other->op), 0);
-                }
             }
+            if (accept_paused_ || free_slots() <= kAcceptHeadroom)
+                for (auto& other : listeners_)
+                    if (other->multishot || accept_paused_) cancel_accept(*other);
         }
     } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
         if (now_ms_ >= accept_retry_ms_)
@@ -154,11 +166,12 @@ void Worker::on_accept(Listener& l, int res, uint32_t) {
         accept_retry_ms_ = now_ms_ + 100;
     }
     if (l.op.in_flight()) return;  // multishot still armed
+    l.cancel_sent = false;
     if (stopping_) {
         l.fd.reset();
         return;
     }
-    if (!accept_paused_ && now_ms_ >= accept_retry_ms_) arm_accept(l);
+    if (now_ms_ >= accept_retry_ms_) arm_accept(l);
 }
 
 void Worker::maybe_resume_accept() {
@@ -190,8 +203,7 @@ void Worker::begin_stop() {
     stop_deadline_ms_ = now_ms_ + static_cast<uint64_t>(shared_.config->shutdown_grace_s * 1000.0);
     for (auto& l : listeners_) {
         if (l->op.in_flight()) {
-            io_uring_sqe* s = ring_->sqe_untracked();
-            io_uring_prep_cancel64(s, reinterpret_cast<uint64_t>(&l->op), 0);
+            cancel_accept(*l);
         } else {
             l->fd.reset();  // closed now: new connections are refused
         }

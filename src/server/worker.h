@@ -77,6 +77,8 @@ public:
 private:
     struct Listener;
     void arm_accept(Listener& l);
+    void cancel_accept(Listener& l);
+    size_t free_slots() const { return active_ < max_active_ ? max_active_ - active_ : 0; }
     void on_accept(Listener& l, int res, uint32_t flags);
     void arm_wake();
     void begin_stop();
