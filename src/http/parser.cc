@@ -353,11 +353,12 @@ ParseOutcome RequestParser::Impl::feed(std::string_view data) {
                 offset = at;
                 continue;
             case HPE_INVALID_METHOD:
-                // An unknown method in a well-formed request line ("FROB / HTTP/1.1") is 501;
-                // anything that is not a request line at all is 400.
+                // An unknown method in a well-formed request line ("FROB / HTTP/1.1") gets the
+                // same 405 as any other method we do not serve (llhttp cannot go on parsing it,
+                // so the connection closes); anything that is not a request line is 400.
                 if (at < data.size() && is_tchar(data[at]) &&
                     looks_like_request_line(data.substr(at))) {
-                    return error(501, "unknown method");
+                    return error(405, "unknown method");
                 }
                 return error(400, "malformed method");
             case HPE_INVALID_VERSION:

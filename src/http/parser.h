@@ -20,7 +20,7 @@ struct ParserLimits {
 enum class ParseStatus : uint8_t {
     NeedMore,  // all bytes consumed, no complete request yet
     Complete,  // `req` is complete; bytes after `consumed` belong to the next request
-    Error,     // `error_status` is the HTTP status to answer with (400/413/414/431/501/505); close after
+    Error,     // `error_status` is the HTTP status to answer with (400/405/413/414/431/505); close after
 };
 
 struct ParseOutcome {

@@ -303,7 +303,8 @@ void Conn::queue_simple(int status, std::string_view extra_headers) {
 
 void Conn::queue_error(int status) {
     // Protocol errors: answer, then half-close and drain (the request framing is lost).
-    http::plan_simple_response(status, {}, false, false, 1, server_info(), plan_);
+    http::plan_simple_response(status, status == 405 ? "Allow: GET, HEAD\r\n" : "", false, false,
+                               1, server_info(), plan_);
     linger_on_close_ = true;
     queue_plan(plan_, nullptr, {});
     close_after_ = true;

@@ -602,6 +602,7 @@ class ServerTestCase(unittest.TestCase):
 
     server_args = ()
     threads = 2
+    maxDiff = None
     access_log = True
 
     @classmethod

@@ -168,6 +168,12 @@ class Basic(harness.ServerTestCase):
                 self.assertEqual(r.header('Allow'), 'GET, HEAD')
                 self.assertEqual(r.version, 'HTTP/1.1')
 
+    def test_405_unknown_token_method(self):
+        # "other methods -> 405": also for a syntactically valid but unregistered method
+        r = self.get('/a.txt', method='FROB')
+        self.assertStatus(r, 405)
+        self.assertEqual(r.header('Allow'), 'GET, HEAD')
+
     def test_405_with_body(self):
         c = self.connect()
         try:

@@ -78,7 +78,8 @@ TEST(Parser, HeadAndOtherMethods) {
     EXPECT_EQ(del.req.method, Method::Other);
     EXPECT_EQ(del.req.method_name, "DELETE");
 
-    EXPECT_EQ(error_status("FROB / HTTP/1.1\r\nHost: a\r\n\r\n"), 501);
+    EXPECT_EQ(error_status("FROB / HTTP/1.1\r\nHost: a\r\n\r\n"), 405);
+    EXPECT_EQ(error_status("HELLO\r\n\r\n"), 400);
     EXPECT_EQ(error_status("\x01GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
 }
 
