@@ -200,7 +200,12 @@ void Conn::handle_request() {
     }
     auto clean = files::clean_target(req_.target, cfg.dotfiles);
     if (!clean) {
-        queue_simple(clean.error(), {});
+        // A malformed target (bad escape, NUL, encoded '/', "*") is bad input like a malformed
+        // request line: answer and close. A hidden dotfile is a plain 404 on a live connection.
+        if (clean.error() == 400)
+            queue_error(400);
+        else
+            queue_simple(clean.error(), {});
         return;
     }
     files::Lookup lk = w_.cache().lookup(*clean, w_.now_ms());

@@ -122,6 +122,19 @@ class Confinement(harness.ServerTestCase):
             with self.subTest(target=t):
                 self.assertStatus(self.get(t), 400)
 
+    def test_400_closes_connection(self):
+        # "responses to bad input have status 400/414/431 and the connection is closed"
+        for t in ('/a%2Fok.txt', '/index.html%00', '/../canary'):
+            with self.subTest(target=t):
+                c = self.connect()
+                try:
+                    c.send(harness.build_request(t))
+                    r = c.read_response()
+                    if r.status == 400:
+                        self.assertTrue(c.closed_by_peer(1), 'connection left open after 400')
+                finally:
+                    c.close()
+
     def test_dotfiles_404(self):
         for t in ('/.env', '/.git/config', '/a/.secret'):
             with self.subTest(target=t):
@@ -136,7 +149,7 @@ class Confinement(harness.ServerTestCase):
                     r = c.read_response()
                     self.assertNotIn(CANARY, r.body)
                     self.assertStatus(r, 400)
-                    self.assertTrue(c.closed_by_peer(2), 'connection left open after 400 for %r'
+                    self.assertTrue(c.closed_by_peer(1), 'connection left open after 400 for %r'
                                     % line)
                 finally:
                     c.close()
