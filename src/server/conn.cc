@@ -24,6 +24,8 @@ constexpr size_t kMaxPendingInput = 64 * 1024;
 // Responses produced from one read are batched into one send up to this many bytes.
 constexpr size_t kMaxBatchBytes = 256 * 1024;
 constexpr size_t kMaxIov = 64;
+// Cached bodies up to this size are copied into the output buffer (cheaper than an iovec).
+constexpr size_t kCopyBodyMax = 4096;
 // After an error response we half-close and drain input this long, so the client reads the
 // response instead of an RST caused by unread request bytes.
 constexpr double kLingerSeconds = 2.0;
@@ -344,6 +346,12 @@ void Conn::queue_plan(http::ResponsePlan& plan, const files::Variant* v,
             off = outbuf_.size();
             outbuf_ += part.literal;
             push_mem(nullptr, off, part.literal.size(), {});
+        } else if (v && v->has_bytes && part.length <= kCopyBodyMax) {
+            // Small bodies are copied next to their head: one contiguous buffer goes out
+            // with a plain send instead of a sendmsg with an iovec per piece.
+            off = outbuf_.size();
+            outbuf_.append(v->bytes, part.offset, part.length);
+            push_mem(nullptr, off, part.length, {});
         } else if (v && v->has_bytes) {
             push_mem(v->bytes.data() + part.offset, 0, part.length, res);
         } else if (v) {
