@@ -28,7 +28,8 @@ constexpr const char* kDefaultListen = "127.0.0.1:8080";
 enum class Opt {
     Help, Version, Listen, Threads, AccessLog, MaxConnections, HeaderTimeout, KeepaliveTimeout,
     SendTimeout, ShutdownGrace, Autoindex, Dotfiles, SmallFileMax, CacheSize, Backlog,
-    ServerName,
+    ServerName, TlsListen, Cert, Key, SelfSigned, Ktls, TlsTxZerocopyRo, TlsVersions, Ciphers,
+    TicketKeys, HandshakeTimeout, KtlsProbe,
 };
 
 struct OptSpec {
@@ -56,6 +57,17 @@ constexpr OptSpec kOptions[] = {
     {"--cache-size", Opt::CacheSize, true},
     {"--backlog", Opt::Backlog, true},
     {"--server-name", Opt::ServerName, true},
+    {"--tls-listen", Opt::TlsListen, true},
+    {"--cert", Opt::Cert, true},
+    {"--key", Opt::Key, true},
+    {"--self-signed", Opt::SelfSigned, false},
+    {"--ktls", Opt::Ktls, true},
+    {"--tls-tx-zerocopy-ro", Opt::TlsTxZerocopyRo, false},
+    {"--tls-versions", Opt::TlsVersions, true},
+    {"--ciphers", Opt::Ciphers, true},
+    {"--ticket-keys", Opt::TicketKeys, true},
+    {"--handshake-timeout", Opt::HandshakeTimeout, true},
+    {"--ktls-probe", Opt::KtlsProbe, false},
 };
 
 // Echoes user input in an error with control bytes escaped, so the message stays one line.
@@ -197,6 +209,70 @@ std::expected<void, std::string> apply(Opt id, std::string_view flag, std::strin
             }
             cfg.server_header = std::string(value);
             return {};
+        case Opt::TlsListen: {
+            auto addr = parse_socket_addr(value);
+            if (!addr) return std::unexpected(std::string(flag) + ": " + addr.error());
+            cfg.tls_listen.push_back(*addr);
+            return {};
+        }
+        case Opt::Cert:
+            if (value.empty()) return flag_error(flag, "a PEM file", value);
+            if (!cfg.certs.empty() && cfg.certs.back().key_file.empty()) {
+                return std::unexpected(std::string(flag) + " " + quoted(value) +
+                                       ": the previous --cert has no --key yet");
+            }
+            cfg.certs.push_back({std::string(value), {}});
+            return {};
+        case Opt::Key:
+            if (value.empty()) return flag_error(flag, "a PEM file", value);
+            if (cfg.certs.empty() || !cfg.certs.back().key_file.empty()) {
+                return std::unexpected(std::string(flag) + " " + quoted(value) +
+                                       ": give --cert FILE before its --key FILE");
+            }
+            cfg.certs.back().key_file = std::string(value);
+            return {};
+        case Opt::SelfSigned:
+            cfg.self_signed = true;
+            return {};
+        case Opt::Ktls:
+            if (value == "auto") {
+                cfg.ktls = Config::Ktls::Auto;
+            } else if (value == "require") {
+                cfg.ktls = Config::Ktls::Require;
+            } else if (value == "off") {
+                cfg.ktls = Config::Ktls::Off;
+            } else {
+                return flag_error(flag, "auto, require or off", value);
+            }
+            return {};
+        case Opt::TlsTxZerocopyRo:
+            cfg.tls_tx_zerocopy_ro = true;
+            return {};
+        case Opt::TlsVersions:
+            if (value != "1.2" && value != "1.3" && value != "1.2,1.3" && value != "1.3,1.2") {
+                return flag_error(flag, "1.2, 1.3 or 1.2,1.3", value);
+            }
+            cfg.tls_versions = value == "1.3,1.2" ? "1.2,1.3" : std::string(value);
+            return {};
+        case Opt::Ciphers:
+            if (value.empty()) return flag_error(flag, "a ':'-separated list of suites", value);
+            cfg.ciphers = std::string(value);
+            return {};
+        case Opt::TicketKeys:
+            if (value.empty()) return flag_error(flag, "a file path", value);
+            cfg.ticket_keys_file = std::string(value);
+            return {};
+        case Opt::HandshakeTimeout: {
+            double v = 0;
+            if (!parse_seconds(value, v)) {
+                return flag_error(flag, "seconds > 0 (decimals allowed, at most 1000000)",
+                                  value);
+            }
+            cfg.handshake_timeout_s = v;
+            return {};
+        }
+        case Opt::KtlsProbe:
+            break;  // handled by the caller
         case Opt::Autoindex:
             cfg.autoindex = true;
             return {};
@@ -277,12 +353,24 @@ std::expected<CliResult, std::string> parse_cli(int argc, char** argv) {
             result.action = spec->id == Opt::Help ? CliAction::Help : CliAction::Version;
             return result;
         }
+        if (spec->id == Opt::KtlsProbe) {
+            result.action = CliAction::KtlsProbe;
+            return result;
+        }
         if (auto applied = apply(spec->id, name, value, cfg); !applied) {
             return std::unexpected(std::move(applied.error()));
         }
     }
 
-    if (cfg.listen.empty()) {
+    if (!cfg.certs.empty() && cfg.certs.back().key_file.empty()) {
+        return std::unexpected("--cert " + quoted(cfg.certs.back().cert_file) +
+                               ": missing its --key FILE");
+    }
+    if (!cfg.tls_listen.empty() && cfg.certs.empty() && !cfg.self_signed) {
+        return std::unexpected(
+            std::string("--tls-listen needs a certificate: --cert FILE --key FILE or --self-signed"));
+    }
+    if (cfg.listen.empty() && cfg.tls_listen.empty()) {
         auto addr = parse_socket_addr(kDefaultListen);
         // kDefaultListen is a constant known to parse; a failure here is a programming error.
         if (!addr) return std::unexpected("internal error: " + addr.error());
@@ -328,6 +416,36 @@ std::string help_text() {
            "                           M, G. Default: 64M\n"
            "  --backlog N              listen(2) backlog, 1..65535. Default: 4096\n"
            "  --server-name STR        value of the Server response header. Default: sluice\n"
+           "\n"
+           "HTTPS (wolfSSL handshake; records by kernel TLS, or in userspace where the\n"
+           "kernel cannot take the keys):\n"
+           "  --tls-listen ADDR:PORT   HTTPS address; repeatable. Needs --cert/--key or\n"
+           "                           --self-signed. Default: none\n"
+           "  --cert FILE --key FILE   PEM certificate chain and its private key (ECDSA or\n"
+           "                           RSA); repeat the pair for more certificates: SNI\n"
+           "                           picks by name, ECDSA/RSA by the client's signature\n"
+           "                           algorithms; the first pair is the default\n"
+           "  --self-signed            in-memory ECDSA P-256 certificate for localhost,\n"
+           "                           127.0.0.1 and ::1 (for testing)\n"
+           "  --ktls MODE              auto: kernel TLS when the kernel accepts the keys,\n"
+           "                           else userspace records; require: refuse to start w/o\n"
+           "                           the tls ULP and close (with an alert) connections the\n"
+           "                           kernel refuses; off: userspace always. Default: auto\n"
+           "  --tls-tx-zerocopy-ro     set TLS_TX_ZEROCOPY_RO on kTLS sockets (NIC offload\n"
+           "                           sends file pages without copying). HAZARD: only for\n"
+           "                           files never modified in place while being served, or\n"
+           "                           clients may receive records that fail to decrypt\n"
+           "  --tls-versions V         1.2, 1.3 or 1.2,1.3. Default: 1.2,1.3\n"
+           "  --ciphers LIST           ':'-separated suites among TLS_AES_128_GCM_SHA256,\n"
+           "                           TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256\n"
+           "                           and ECDHE-{ECDSA,RSA}-{AES128-GCM-SHA256,\n"
+           "                           AES256-GCM-SHA384,CHACHA20-POLY1305}. Default: all\n"
+           "  --ticket-keys FILE       session ticket keys shared by a fleet (newest first\n"
+           "                           encrypts, all decrypt; reread on SIGHUP). Default:\n"
+           "                           random keys rotated in memory every 12 h\n"
+           "  --handshake-timeout S    seconds to complete a TLS handshake. Default: 10\n"
+           "  --ktls-probe             print what this kernel supports for kTLS and exit\n"
+           "\n"
            "  -h, --help               print this help and exit\n"
            "  -V, --version            print the version and exit\n";
 }

@@ -30,9 +30,25 @@ struct Config {
     uint64_t cache_max_bytes = 64 * 1024 * 1024;  // --cache-size, per worker; 0 disables
     int backlog = 4096;                        // --backlog 1..65535
     std::string server_header = "sluice";      // --server-name, value of the Server header
+
+    // HTTPS (see docs/design.md, "Who does the crypto").
+    enum class Ktls { Auto, Require, Off };
+    struct CertKey {
+        std::string cert_file;
+        std::string key_file;
+    };
+    std::vector<SocketAddr> tls_listen;        // --tls-listen, repeatable
+    std::vector<CertKey> certs;                // --cert FILE --key FILE, repeatable pairs
+    bool self_signed = false;                  // --self-signed
+    Ktls ktls = Ktls::Auto;                    // --ktls auto|require|off
+    bool tls_tx_zerocopy_ro = false;           // --tls-tx-zerocopy-ro
+    std::string tls_versions = "1.2,1.3";      // --tls-versions 1.2|1.3|1.2,1.3
+    std::string ciphers;                       // --ciphers LIST (empty: all allowed suites)
+    std::string ticket_keys_file;              // --ticket-keys FILE
+    double handshake_timeout_s = 10;           // --handshake-timeout
 };
 
-enum class CliAction { Run, Help, Version };
+enum class CliAction { Run, Help, Version, KtlsProbe };
 
 struct CliResult {
     CliAction action = CliAction::Run;

@@ -250,3 +250,42 @@ TEST(VersionText, NamesVersionAndCompiler) {
 
 }  // namespace
 }  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+TEST(ParseCliTls, CertKeyPairsAndModes) {
+    Config c = parse_ok({"--tls-listen", "127.0.0.1:8443", "--cert", "a.pem", "--key", "a.key",
+                   "--cert=b.pem", "--key=b.key", "--ktls", "require", "--tls-tx-zerocopy-ro",
+                   "--tls-versions", "1.3", "--ciphers", "TLS_AES_128_GCM_SHA256",
+                   "--ticket-keys", "t.key", "--handshake-timeout", "2.5"});
+    ASSERT_EQ(c.certs.size(), 2u);
+    EXPECT_EQ(c.certs[1].cert_file, "b.pem");
+    EXPECT_EQ(c.certs[1].key_file, "b.key");
+    EXPECT_EQ(c.ktls, Config::Ktls::Require);
+    EXPECT_TRUE(c.tls_tx_zerocopy_ro);
+    EXPECT_EQ(c.tls_versions, "1.3");
+    EXPECT_EQ(c.ticket_keys_file, "t.key");
+    EXPECT_DOUBLE_EQ(c.handshake_timeout_s, 2.5);
+    ASSERT_EQ(c.tls_listen.size(), 1u);
+    EXPECT_TRUE(c.listen.empty()) << "no plain listener unless asked when --tls-listen is given";
+}
+
+TEST(ParseCliTls, ErrorsNameTheFlag) {
+    EXPECT_NE(parse_err({"--tls-listen", "127.0.0.1:8443"}).find("--tls-listen needs a certificate"),
+              std::string::npos);
+    EXPECT_NE(parse_err({"--cert", "a.pem"}).find("missing its --key"), std::string::npos);
+    EXPECT_NE(parse_err({"--key", "a.key"}).find("--key"), std::string::npos);
+    EXPECT_NE(parse_err({"--ktls", "maybe"}).find("--ktls"), std::string::npos);
+    EXPECT_NE(parse_err({"--tls-versions", "1.1"}).find("--tls-versions"), std::string::npos);
+    EXPECT_NE(parse_err({"--handshake-timeout", "0"}).find("--handshake-timeout"), std::string::npos);
+}
+
+TEST(ParseCliTls, ProbeAction) {
+    auto r = parse({"--ktls-probe"});
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->action, CliAction::KtlsProbe);
+}
+
+}  // namespace
+}  // namespace sluice::config
