@@ -32,6 +32,9 @@ static_assert(offsetof(tls12_crypto_info_aes_gcm_256, rec_seq) == 48);
 static_assert(offsetof(tls12_crypto_info_chacha20_poly1305, key) == 16);
 static_assert(offsetof(tls12_crypto_info_chacha20_poly1305, rec_seq) == 48);
 
+// The ChaCha struct ends in salt[0] (a GNU zero-length array): fine in a union, but pedantic.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
 struct CryptoInfoBuf {
     union {
         tls_crypto_info info;
@@ -50,6 +53,7 @@ struct CryptoInfoBuf {
     [[nodiscard]] const void* data() const { return &u; }
     void wipe();
 };
+#pragma GCC diagnostic pop
 
 // `tx` selects keys.tx (server write) or keys.rx (client write). EINVAL for an unknown
 // version/cipher value.

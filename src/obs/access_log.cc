@@ -193,6 +193,11 @@ void AccessLog::append(const AccessRecord& rec) {
     buf_.append(frac, 3);
     buf_.push_back(' ');
     append_uint(buf_, rec.conn_id);
+    if (!rec.tls.empty()) {
+        // HTTPS: version, cipher and record mode, e.g. "TLSv1.3 AES128-GCM kernel-sw".
+        buf_.push_back(' ');
+        append_escaped(buf_, rec.tls);
+    }
     buf_.push_back('\n');
 
     if (buf_.size() > kFlushThreshold) flush();

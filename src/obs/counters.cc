@@ -33,6 +33,14 @@ constexpr Metric kMetrics[] = {
     {"sluice_server_timeouts_keepalive_total", &WorkerCounters::timeouts_keepalive},
     {"sluice_server_timeouts_send_total", &WorkerCounters::timeouts_send},
     {"sluice_server_accept_paused_total", &WorkerCounters::accept_paused},
+    {"sluice_tls_handshakes_ok_total", &WorkerCounters::handshakes_ok},
+    {"sluice_tls_handshakes_failed_total", &WorkerCounters::handshakes_failed},
+    {"sluice_tls_connections_kernel_total", &WorkerCounters::tls_mode_kernel},
+    {"sluice_tls_connections_mixed_total", &WorkerCounters::tls_mode_mixed},
+    {"sluice_tls_connections_user_total", &WorkerCounters::tls_mode_user},
+    {"sluice_record_sealed_bytes_total", &WorkerCounters::tls_bytes_sealed},
+    {"sluice_tls_keyupdate_closed_total", &WorkerCounters::tls_keyupdate_closed},
+    {"sluice_ktls_refused_total", &WorkerCounters::ktls_refused},
 };
 
 }  // namespace
@@ -47,6 +55,17 @@ std::string render_counters(std::span<const WorkerCounters* const> workers) {
         }
         out.append(m.name);
         out.push_back(' ');
+        out.append(std::to_string(sum));
+        out.push_back('\n');
+    }
+    for (int e = 0; e <= WorkerCounters::kMaxErrno; ++e) {
+        uint64_t sum = 0;
+        for (const WorkerCounters* w : workers)
+            if (w != nullptr) sum += w->ktls_errno[e].get();
+        if (sum == 0) continue;
+        out.append("sluice_ktls_setsockopt_failures_total{errno=\"");
+        out.append(std::to_string(e));
+        out.append("\"} ");
         out.append(std::to_string(sum));
         out.push_back('\n');
     }

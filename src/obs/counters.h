@@ -37,6 +37,17 @@ struct WorkerCounters {
     Counter timeouts_keepalive;  // idle keep-alive connections closed
     Counter timeouts_send;       // closed because the client stopped reading
     Counter accept_paused;       // times accepting paused at max_connections
+    Counter handshakes_ok;       // TLS handshakes completed (keys handed off)
+    Counter handshakes_failed;   // TLS handshakes that failed (alert sent or timeout)
+    Counter tls_mode_kernel;     // TLS connections with kernel TX and RX
+    Counter tls_mode_mixed;      // one direction in the kernel, the other in userspace
+    Counter tls_mode_user;       // both directions in userspace
+    Counter tls_bytes_sealed;    // plaintext bytes sealed by the userspace record layer
+    Counter tls_keyupdate_closed;  // closed on a KeyUpdate the kernel cannot follow
+    Counter ktls_refused;        // --ktls require: connections closed because kTLS failed
+    // kTLS setsockopt failures by errno (index = errno, clamped to kMaxErrno).
+    static constexpr int kMaxErrno = 134;
+    Counter ktls_errno[kMaxErrno + 1];
 
     // Bumps the responses_Nxx counter matching `status` (100..599; others ignored).
     void count_status(int status);
