@@ -37,10 +37,7 @@ static_assert(files::kCodingCount == http::kEncodingCount);
 
 }  // namespace
 
-Conn::Conn(Worker& w) : w_(w) {}
-Conn::~Conn() = default;
-
-void Conn::start(int fd, uint64_t id) {
+void Conn::start(int fd, uint64_t id, tls::Context* tls) {
     fd_.reset(fd);
     id_ = id;
     parser_.emplace();
@@ -66,12 +63,14 @@ void Conn::start(int fd, uint64_t id) {
         }
     }
     set_deadline(Deadline::Header, w_.config().header_timeout_s);
+    if (tls) tls_start(*tls);
     update_recv();
 }
 
 bool Conn::ops_in_flight() const {
     return recv_op_.in_flight() || send_op_.in_flight() || splice_in_op_.in_flight() ||
-           splice_out_op_.in_flight() || poll_op_.in_flight();
+           splice_out_op_.in_flight() || poll_op_.in_flight() || recvmsg_op_.in_flight() ||
+           ctl_op_.in_flight() || file_read_op_.in_flight();
 }
 
 void Conn::set_deadline(Deadline d, double seconds) {
@@ -90,6 +89,8 @@ bool Conn::should_read() const {
 }
 
 void Conn::update_recv() {
+    if (closing_) return;
+    if (tls_ && tls_arm_recv()) return;
     if (recv_op_.in_flight()) {
         // A multishot recv keeps delivering while we are busy; stop it when input piles up.
         if (recv_multishot_ && !should_read() && !recv_cancel_sent_) {
@@ -123,10 +124,18 @@ void Conn::on_recv(int res, uint32_t flags) {
         if (flags & IORING_CQE_F_BUFFER) {
             const auto bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
             core::BufferRing* b = w_.buffers();
-            on_bytes(std::string_view(b->buffer(bid), static_cast<size_t>(res)));
+            const std::string_view data(b->buffer(bid), static_cast<size_t>(res));
+            if (tls_)
+                tls_on_ciphertext(data);
+            else
+                on_bytes(data);
             b->recycle(bid);  // the bytes were parsed or copied: the buffer goes straight back
         } else if (rxbuf_) {
-            on_bytes(std::string_view(rxbuf_.get(), static_cast<size_t>(res)));
+            const std::string_view data(rxbuf_.get(), static_cast<size_t>(res));
+            if (tls_)
+                tls_on_ciphertext(data);
+            else
+                on_bytes(data);
         }
     } else if (res == 0) {
         read_eof_ = true;
@@ -398,6 +407,7 @@ void Conn::emit_log(const PendingLog& l, uint64_t bytes) {
     rec.user_agent = l.user_agent;
     rec.request_time_s = static_cast<double>(w_.now_ms() - l.start_ms) / 1000.0;
     rec.conn_id = id_;
+    rec.tls = tls_log_tag();
     w_.access_log().append(rec);
 }
 
@@ -415,9 +425,14 @@ void Conn::flush_logs() {
 // ---- writing ---------------------------------------------------------------------------
 
 void Conn::pump() {
-    if (closing_ || send_op_.in_flight() || splice_in_op_.in_flight() ||
-        splice_out_op_.in_flight() || poll_op_.in_flight())
+    if (closing_ || handshaking_ || send_op_.in_flight() || splice_in_op_.in_flight() ||
+        splice_out_op_.in_flight() || poll_op_.in_flight() || file_read_op_.in_flight() ||
+        ctl_op_.in_flight())
         return;
+    if (tls_user_tx()) {
+        tls_pump_sealed();
+        return;
+    }
     while (out_pos_ < out_.size()) {
         OutSeg& s = out_[out_pos_];
         if (s.len == 0 && !(s.fd >= 0 && pipe_fill_ > 0)) {
@@ -604,6 +619,7 @@ void Conn::go_idle() {
 
 void Conn::close_graceful() {
     if (closing_ || lingering_) return;
+    if (tls_close_notify()) return;  // its completion comes back here
     if (!linger_on_close_ || read_eof_) {
         finish_close();
         return;
@@ -667,6 +683,8 @@ void Conn::maybe_release() {
     std::string().swap(inbuf_);
     std::string().swap(outbuf_);
     rxbuf_.reset();
+    tls_release();
+    handshaking_ = false;
     parser_.reset();
     fd_.reset();
     w_.conn_released(this);
@@ -693,7 +711,7 @@ void Conn::tick(uint64_t now_ms) {
         break;
     case Deadline::Keepalive:
         c.timeouts_keepalive.add(1);
-        finish_close();
+        close_graceful();
         break;
     case Deadline::Send:
         c.timeouts_send.add(1);
@@ -707,23 +725,41 @@ void Conn::tick(uint64_t now_ms) {
 }
 
 void Conn::on_cqe(core::Op& op, int res, uint32_t flags) {
+    if (closing_) {
+        // Only give provided buffers back; the slot is released once every op is done.
+        if ((op.kind() == kRecv || op.kind() == kRecvMsg) && res > 0 &&
+            (flags & IORING_CQE_F_BUFFER))
+            w_.buffers()->recycle(static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT));
+        maybe_release();
+        return;
+    }
     switch (op.kind()) {
     case kRecv:
-        if (!closing_) on_recv(res, flags);
-        else if (res > 0 && (flags & IORING_CQE_F_BUFFER))
-            w_.buffers()->recycle(static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT));
+        on_recv(res, flags);
         break;
     case kSend:
-        if (!closing_) on_send(res);
+        if (tls_ && tls_wire_in_flight())
+            tls_on_wire_sent(res);
+        else
+            on_send(res);
         break;
     case kSpliceIn:
-        if (!closing_) on_splice_in(res);
+        on_splice_in(res);
         break;
     case kSpliceOut:
-        if (!closing_) on_splice_out(res);
+        on_splice_out(res);
         break;
     case kPoll:
-        if (!closing_) on_poll(res);
+        on_poll(res);
+        break;
+    case kRecvMsg:
+        tls_on_recvmsg(res, flags);
+        break;
+    case kCtl:
+        tls_on_ctl_sent(res);
+        break;
+    case kFileRead:
+        tls_on_file_read(res);
         break;
     default:
         break;

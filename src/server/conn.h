@@ -21,6 +21,10 @@
 #include "http/request.h"
 #include "http/response.h"
 
+namespace sluice::tls {
+class Context;
+}
+
 namespace sluice::server {
 
 class Worker;
@@ -33,8 +37,9 @@ public:
     Conn(const Conn&) = delete;
     Conn& operator=(const Conn&) = delete;
 
-    // Takes ownership of an accepted, non-blocking socket and starts reading.
-    void start(int fd, uint64_t id);
+    // Takes ownership of an accepted, non-blocking socket and starts reading; with `tls`, a
+    // TLS handshake comes first.
+    void start(int fd, uint64_t id, tls::Context* tls);
     // Timeouts; called by the worker every tick.
     void tick(uint64_t now_ms);
     // Graceful stop: idle connections close now, busy ones after their current response.
@@ -46,7 +51,7 @@ public:
     void on_cqe(core::Op& op, int res, uint32_t flags) override;
 
 private:
-    enum OpKind : uint8_t { kRecv, kSend, kSpliceIn, kSpliceOut, kPoll, kClose };
+    enum OpKind : uint8_t { kRecv, kSend, kSpliceIn, kSpliceOut, kPoll, kRecvMsg, kCtl, kFileRead };
     enum class Deadline : uint8_t { None, Header, Keepalive, Send, Linger };
 
     // One piece of output. Memory pieces point into `outbuf_` (ext == nullptr) or into bytes
@@ -104,6 +109,30 @@ private:
     void finish_close();
     void maybe_release();
     [[nodiscard]] bool k_first_unsent_is_pipe(size_t log_index) const;
+
+    // TLS (conn_tls.cc).
+    struct TlsState;
+    void tls_start(tls::Context& ctx);
+    void tls_release();
+    void tls_drive_handshake();
+    void tls_after_flight();
+    void tls_on_handshake_bytes(std::string_view data);
+    void tls_handoff();
+    void tls_send_wire();
+    void tls_on_wire_sent(int res);
+    void tls_send_alert(uint8_t description);
+    bool tls_close_notify();
+    void tls_on_ctl_sent(int res);
+    void tls_on_ciphertext(std::string_view data);
+    bool tls_on_record(uint8_t type, std::string_view data);
+    bool tls_on_key_update(bool update_requested);
+    bool tls_arm_recv();
+    void tls_on_recvmsg(int res, uint32_t flags);
+    void tls_pump_sealed();
+    void tls_on_file_read(int res);
+    [[nodiscard]] bool tls_user_tx() const;
+    [[nodiscard]] bool tls_wire_in_flight() const;
+    [[nodiscard]] std::string_view tls_log_tag() const;
     [[nodiscard]] bool ops_in_flight() const;
     [[nodiscard]] bool busy() const { return out_pos_ < out_.size(); }
 
@@ -134,6 +163,11 @@ private:
     core::Op splice_in_op_{this, kSpliceIn};
     core::Op splice_out_op_{this, kSpliceOut};
     core::Op poll_op_{this, kPoll};
+    core::Op recvmsg_op_{this, kRecvMsg};
+    core::Op ctl_op_{this, kCtl};
+    core::Op file_read_op_{this, kFileRead};
+    std::unique_ptr<TlsState> tls_;  // null for plain HTTP; no TLS library state after handoff
+    bool handshaking_ = false;
 
     Deadline deadline_kind_ = Deadline::None;
     uint64_t deadline_ms_ = 0;

@@ -16,6 +16,8 @@
 #include "core/ring.h"
 #include "files/mime.h"
 #include "files/root.h"
+#include "ktls/probe.h"
+#include "tls/context.h"
 #include "net/listener.h"
 #include "obs/access_log.h"
 #include "server/worker.h"
@@ -46,6 +48,11 @@ int main_entry(int argc, char** argv) {
         return 0;
     }
 
+    if (cli->action == config::CliAction::KtlsProbe) {
+        std::fputs(ktls::render(ktls::probe()).c_str(), stdout);
+        return 0;
+    }
+
     auto root = files::Root::open(cfg.root);
     if (!root) {
         log_error("root '%s': %s", cfg.root.c_str(), root.error().message());
@@ -58,31 +65,58 @@ int main_entry(int argc, char** argv) {
         return kExitUsage;
     }
 
+    // HTTPS: certificates and keys are checked before anything listens.
+    std::unique_ptr<tls::Context> tls_ctx;
+    bool ktls_ok = false;
+    if (!cfg.tls_listen.empty()) {
+        tls::TlsOptions opts;
+        for (const auto& ck : cfg.certs) opts.certs.push_back({ck.cert_file, ck.key_file});
+        opts.self_signed = cfg.self_signed;
+        opts.versions = cfg.tls_versions;
+        opts.ciphers = cfg.ciphers;
+        opts.ticket_keys_file = cfg.ticket_keys_file;
+        auto ctx = tls::Context::create(opts);
+        if (!ctx) {
+            log_error("%s", ctx.error().c_str());
+            return kExitUsage;
+        }
+        tls_ctx = std::move(*ctx);
+        if (cfg.ktls != config::Config::Ktls::Off) ktls_ok = ktls::ulp_available();
+        if (cfg.ktls == config::Config::Ktls::Require && !ktls_ok) {
+            log_error("--ktls require: this kernel has no kernel TLS (TCP_ULP \"tls\" "
+                      "unavailable; try modprobe tls, or --ktls auto)");
+            return kExitUsage;
+        }
+    }
+
     // Every worker gets its own SO_REUSEPORT socket per address. Bind them all before any
     // thread starts so a busy port is reported once and nothing is half-started. Port 0 is
     // resolved by the first bind and reused by the other workers.
     const auto threads = static_cast<unsigned>(cfg.threads);
-    std::vector<std::vector<UniqueFd>> per_worker(threads);
+    std::vector<std::vector<std::pair<UniqueFd, bool>>> per_worker(threads);
     std::vector<std::string> urls;
-    for (const SocketAddr& a : cfg.listen) {
-        SocketAddr addr = a;
-        for (unsigned t = 0; t < threads; ++t) {
-            auto fd = net::listen_reuseport(addr, cfg.backlog);
-            if (!fd) {
-                log_error("--listen %s: %s", format_socket_addr(
-                              reinterpret_cast<const sockaddr*>(&addr.ss)).c_str(),
-                          fd.error().message());
-                return kExitUsage;
+    auto bind_all = [&](const std::vector<SocketAddr>& addrs, bool is_tls) -> bool {
+        for (const SocketAddr& a : addrs) {
+            SocketAddr addr = a;
+            for (unsigned t = 0; t < threads; ++t) {
+                auto fd = net::listen_reuseport(addr, cfg.backlog);
+                if (!fd) {
+                    log_error("%s %s: %s", is_tls ? "--tls-listen" : "--listen",
+                              format_socket_addr(addr.get()).c_str(), fd.error().message());
+                    return false;
+                }
+                if (t == 0) {
+                    // Port 0 is resolved by the first bind and reused by the other workers.
+                    if (auto bound = net::local_addr(fd->get())) addr = *bound;
+                    urls.push_back((is_tls ? "https://" : "http://") +
+                                   format_socket_addr(addr.get()) + "/");
+                }
+                per_worker[t].emplace_back(std::move(*fd), is_tls);
             }
-            if (t == 0) {
-                if (auto bound = net::local_addr(fd->get())) addr = *bound;
-                urls.push_back("http://" +
-                               format_socket_addr(reinterpret_cast<const sockaddr*>(&addr.ss)) +
-                               "/");
-            }
-            per_worker[t].push_back(std::move(*fd));
         }
-    }
+        return true;
+    };
+    if (!bind_all(cfg.listen, false) || !bind_all(cfg.tls_listen, true)) return kExitUsage;
 
     // Signals are taken synchronously by this thread only; workers inherit the mask.
     sigset_t set;
@@ -98,6 +132,8 @@ int main_entry(int argc, char** argv) {
     shared.root = &*root;
     shared.mime = &mime;
     shared.log_sink = *sink;
+    shared.tls = tls_ctx.get();
+    shared.ktls_available = ktls_ok;
 
     std::vector<std::unique_ptr<Worker>> workers;
     std::vector<std::thread> thread_handles;

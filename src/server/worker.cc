@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "net/listener.h"
 #include "server/conn.h"
+#include "tls/context.h"
 
 namespace sluice::server {
 
@@ -35,16 +36,19 @@ uint64_t monotonic_ms() {
 struct Worker::Listener final : core::OpHandler {
     bool multishot = false;
     bool cancel_sent = false;
-    explicit Listener(Worker& w, UniqueFd f) : worker(w), fd(std::move(f)) {}
+    Listener(Worker& w, UniqueFd f, bool is_tls) : worker(w), fd(std::move(f)), tls(is_tls) {}
     void on_cqe(core::Op&, int res, uint32_t flags) override { worker.on_accept(*this, res, flags); }
     Worker& worker;
     UniqueFd fd;
+    bool tls;
     core::Op op{this, 0};
 };
 
-Worker::Worker(const Shared& shared, unsigned index, std::vector<UniqueFd> listeners)
+Worker::Worker(const Shared& shared, unsigned index,
+               std::vector<std::pair<UniqueFd, bool>> listeners)
     : shared_(shared), index_(index) {
-    for (UniqueFd& fd : listeners) listeners_.push_back(std::make_unique<Listener>(*this, std::move(fd)));
+    for (auto& [fd, is_tls] : listeners)
+        listeners_.push_back(std::make_unique<Listener>(*this, std::move(fd), is_tls));
 }
 
 Worker::~Worker() = default;
@@ -101,6 +105,7 @@ void Worker::run(std::atomic<int>& ready) {
     }
     for (auto& l : listeners_) l->fd.reset();
     log_->flush();
+    if (shared_.tls) tls::thread_cleanup();  // wolfCrypt's per-thread ECC cache
 }
 
 void Worker::request_stop() {
@@ -150,7 +155,7 @@ void Worker::on_accept(Listener& l, int res, uint32_t) {
             counters_.active_connections.add(1);
             const auto threads =
                 static_cast<unsigned>(shared_.config->threads > 0 ? shared_.config->threads : 1);
-            c->start(res, ++next_conn_id_ * threads + index_);
+            c->start(res, ++next_conn_id_ * threads + index_, l.tls ? shared_.tls : nullptr);
             if (active_ >= max_active_) {
                 // At the limit: stop accepting; new clients wait in the listen backlog.
                 if (!accept_paused_) counters_.accept_paused.add(1);

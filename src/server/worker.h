@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/fd.h"
@@ -20,6 +21,10 @@
 #include "obs/access_log.h"
 #include "obs/counters.h"
 
+namespace sluice::tls {
+class Context;
+}
+
 namespace sluice::server {
 
 class Conn;
@@ -27,6 +32,8 @@ class Conn;
 // Read-only state shared by all workers (built before the threads start).
 struct Shared {
     const config::Config* config = nullptr;
+    tls::Context* tls = nullptr;       // null without --tls-listen
+    bool ktls_available = false;       // the tls ULP attached on a probe socket at startup
     const files::Root* root = nullptr;
     const files::MimeTypes* mime = nullptr;
     std::shared_ptr<obs::LogSink> log_sink;
@@ -41,7 +48,9 @@ struct Pipe {
 
 class Worker final : public core::OpHandler {
 public:
-    Worker(const Shared& shared, unsigned index, std::vector<UniqueFd> listeners);
+    // `listeners` pairs each socket with whether it speaks TLS.
+    Worker(const Shared& shared, unsigned index,
+           std::vector<std::pair<UniqueFd, bool>> listeners);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -65,6 +74,13 @@ public:
     const files::Root& root() const { return *shared_.root; }
     uint64_t now_ms() const { return now_ms_; }
     bool stopping() const { return stopping_; }
+    bool ktls_available() const { return shared_.ktls_available; }
+    void ktls_failure(int err) {
+        counters_.ktls_errno[err < 0 || err > obs::WorkerCounters::kMaxErrno
+                                 ? obs::WorkerCounters::kMaxErrno
+                                 : err]
+            .add(1);
+    }
     Result<Pipe> acquire_pipe();
     void release_pipe(Pipe&& p);
     // Called by a Conn once its last op completed and its fd is closed.

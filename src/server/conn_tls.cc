@@ -1,0 +1,509 @@
+// server/conn_tls.cc — the TLS half of Conn: handshake on the ring (wolfSSL via tls::Session,
+// sans-I/O), the handoff of the keys to the kernel (kTLS) or to the userspace record layer,
+// and record I/O after it: kernel RX reads with recvmsg + record-type cmsg, user RX opens
+// records in memory, user TX seals output (files are read through the ring first), kernel TX
+// is plain send/splice. docs/ktls-facts.md §2 gives the handoff order followed here.
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "ktls/control.h"
+#include "ktls/socket.h"
+#include "record/record.h"
+#include "server/conn.h"
+#include "server/worker.h"
+#include "tls/context.h"
+#include "tls/session.h"
+
+namespace sluice::server {
+
+namespace {
+
+constexpr size_t kSealChunk = 64 * 1024;   // plaintext sealed per send in user TX mode
+constexpr uint8_t kAlertInternalError = 80;
+constexpr uint8_t kHandshakeKeyUpdate = 24;
+
+}  // namespace
+
+struct Conn::TlsState {
+    std::unique_ptr<tls::Session> session;
+    std::unique_ptr<record::Sealer> sealer;  // user TX
+    std::unique_ptr<record::Opener> opener;  // user RX
+    bool tx_kernel = false;
+    bool rx_kernel = false;
+    bool handshake_done = false;
+    bool handshake_failed = false;
+    bool notify_sent = false;
+    bool notify_in_flight = false;
+    bool wire_in_flight = false;
+    tls::Version version = tls::Version::Tls13;
+    tls::Cipher cipher = tls::Cipher::Aes128Gcm;
+    std::string wire;     // bytes to put on the socket as they are (handshake or sealed)
+    size_t wire_off = 0;
+    std::string plain;    // decrypted application data for the HTTP parser
+    std::unique_ptr<char[]> filebuf;  // user TX: a file chunk being read
+    ktls::RecvWithType rxmsg;
+    ktls::ControlSend ctl;
+    std::string log_tag;  // "TLSv1.3 AES128-GCM user"
+};
+
+// Defined here, where TlsState is complete.
+Conn::Conn(Worker& w) : w_(w) {}
+Conn::~Conn() = default;
+
+bool Conn::tls_user_tx() const { return tls_ && !handshaking_ && !tls_->tx_kernel; }
+bool Conn::tls_wire_in_flight() const { return tls_ && tls_->wire_in_flight; }
+
+std::string_view Conn::tls_log_tag() const { return tls_ ? std::string_view(tls_->log_tag) : ""; }
+
+void Conn::tls_start(tls::Context& ctx) {
+    tls_ = std::make_unique<TlsState>();
+    tls_->session = std::make_unique<tls::Session>(ctx);
+    handshaking_ = true;
+    set_deadline(Deadline::Header, w_.config().handshake_timeout_s);
+}
+
+void Conn::tls_release() { tls_.reset(); }
+
+// ---- handshake ---------------------------------------------------------------------------
+
+void Conn::tls_drive_handshake() {
+    TlsState& t = *tls_;
+    const tls::Session::Step step = t.session->advance();
+    std::string_view out = t.session->output();
+    if (!out.empty()) {
+        t.wire.append(out);
+        t.session->consume_output(out.size());
+    }
+    if (step == tls::Session::Step::Failed) {
+        t.handshake_failed = true;
+        w_.counters().handshakes_failed.add(1);
+    } else if (step == tls::Session::Step::Done) {
+        t.handshake_done = true;
+    }
+    if (t.wire_off < t.wire.size()) {
+        tls_send_wire();  // the flight (or the alert) first; its completion continues
+        return;
+    }
+    tls_after_flight();
+}
+
+// Called when everything the handshake produced is on the socket.
+void Conn::tls_after_flight() {
+    TlsState& t = *tls_;
+    if (t.handshake_failed) {
+        finish_close();
+        return;
+    }
+    if (t.handshake_done) {
+        tls_handoff();
+        return;
+    }
+    update_recv();  // WantRead
+}
+
+void Conn::tls_on_handshake_bytes(std::string_view data) {
+    tls_->session->feed(data);
+    if (!tls_->wire_in_flight) tls_drive_handshake();
+}
+
+void Conn::tls_handoff() {
+    TlsState& t = *tls_;
+    auto keys = t.session->export_keys();
+    if (!keys) {
+        w_.counters().handshakes_failed.add(1);
+        finish_close();
+        return;
+    }
+    w_.counters().handshakes_ok.add(1);
+    t.version = keys->version;
+    t.cipher = keys->cipher;
+    const bool mfl = t.session->max_fragment_negotiated();
+    std::string leftover = t.session->take_leftover();
+    t.session.reset();  // wolfSSL_free: no TLS library state survives the handshake
+
+    const config::Config& cfg = w_.config();
+    // Bytes that arrived after Finished: complete records are opened here with the RX key
+    // (advancing its sequence) before the kernel could take RX over; a partial record keeps
+    // RX in userspace for this connection (the kernel would start parsing mid-record).
+    auto opener = record::Opener::make(*keys);
+    auto sealer = record::Sealer::make(*keys);
+    if (!opener || !sealer) {
+        finish_close();
+        return;
+    }
+    std::string plain;
+    (*opener)->feed(std::string_view(leftover));
+    for (;;) {
+        auto r = (*opener)->next();
+        if (!r) {
+            finish_close();  // garbage right after Finished
+            return;
+        }
+        if (!*r) break;
+        if ((*r)->type != record::ContentType::ApplicationData) {
+            finish_close();  // an alert or handshake message pipelined after Finished
+            return;
+        }
+        plain.append((*r)->text());
+    }
+    const bool partial = (*opener)->buffered() > 0;
+    keys->rx.seq = (*opener)->seq();
+
+    bool want_kernel = cfg.ktls != config::Config::Ktls::Off && !mfl && w_.ktls_available();
+    if (want_kernel) {
+        if (auto r = ktls::attach_ulp(fd_.get()); !r) {
+            w_.ktls_failure(r.error().code);
+        } else {
+            if (auto tx = ktls::set_tx(fd_.get(), *keys); tx) {
+                t.tx_kernel = true;
+                if (cfg.tls_tx_zerocopy_ro) (void)ktls::set_tx_zerocopy_ro(fd_.get());
+            } else {
+                w_.ktls_failure(tx.error().code);
+            }
+            if (!partial) {
+                if (auto rx = ktls::set_rx(fd_.get(), *keys); rx)
+                    t.rx_kernel = true;
+                else
+                    w_.ktls_failure(rx.error().code);
+            }
+        }
+    }
+    if (!t.tx_kernel) t.sealer = std::move(*sealer);
+    if (!t.rx_kernel) t.opener = std::move(*opener);
+    keys->wipe();
+
+    const char* mode = t.tx_kernel && t.rx_kernel ? "kernel-sw"
+                       : (t.tx_kernel || t.rx_kernel) ? "mixed"
+                                                      : "user";
+    obs::WorkerCounters& c = w_.counters();
+    if (t.tx_kernel && t.rx_kernel)
+        c.tls_mode_kernel.add(1);
+    else if (t.tx_kernel || t.rx_kernel)
+        c.tls_mode_mixed.add(1);
+    else
+        c.tls_mode_user.add(1);
+    t.log_tag = std::string(tls::version_name(t.version)) + " " +
+                std::string(tls::cipher_name(t.cipher)) + " " + mode;
+
+    if (cfg.ktls == config::Config::Ktls::Require && !(t.tx_kernel && t.rx_kernel)) {
+        // The kernel refused this connection's keys: say so with an alert and close.
+        c.ktls_refused.add(1);
+        tls_send_alert(kAlertInternalError);
+        close_after_ = true;
+        handshaking_ = false;
+        return;
+    }
+    handshaking_ = false;
+    set_deadline(Deadline::Header, cfg.header_timeout_s);
+    if (!plain.empty()) on_bytes(plain);
+    if (!busy()) go_idle();
+}
+
+// ---- wire output (handshake flights, sealed records, alerts) ------------------------------
+
+void Conn::tls_send_wire() {
+    TlsState& t = *tls_;
+    if (t.wire_in_flight || t.wire_off >= t.wire.size()) return;
+    t.wire_in_flight = true;
+    io_uring_sqe* s = w_.ring().sqe(send_op_);
+    io_uring_prep_send(s, fd_.get(), t.wire.data() + t.wire_off, t.wire.size() - t.wire_off,
+                       MSG_NOSIGNAL);
+    set_deadline(handshaking_ ? Deadline::Header : Deadline::Send,
+                 handshaking_ ? w_.config().handshake_timeout_s : w_.config().send_timeout_s);
+}
+
+void Conn::tls_on_wire_sent(int res) {
+    TlsState& t = *tls_;
+    t.wire_in_flight = false;
+    if (res <= 0) {
+        abort();
+        return;
+    }
+    w_.counters().bytes_sent.add(static_cast<uint64_t>(res));
+    t.wire_off += static_cast<size_t>(res);
+    if (t.wire_off < t.wire.size()) {
+        tls_send_wire();
+        return;
+    }
+    t.wire.clear();
+    t.wire_off = 0;
+    if (handshaking_) {
+        if (t.session && !t.handshake_done && !t.handshake_failed) {
+            tls_drive_handshake();  // input may have arrived while the flight was going out
+        } else {
+            tls_after_flight();
+        }
+        return;
+    }
+    if (t.notify_in_flight) {
+        t.notify_in_flight = false;
+        close_graceful();
+        return;
+    }
+    pump();
+}
+
+void Conn::tls_send_alert(uint8_t description) {
+    TlsState& t = *tls_;
+    const uint8_t alert[2] = {ktls::kAlertFatal, description};
+    if (t.tx_kernel) {
+        t.ctl.prepare_alert(ktls::kAlertFatal, description);
+        io_uring_sqe* s = w_.ring().sqe(ctl_op_);
+        io_uring_prep_sendmsg(s, fd_.get(), &t.ctl.msg, MSG_NOSIGNAL);
+        return;
+    }
+    (void)t.sealer->seal(record::ContentType::Alert,
+                         std::string_view(reinterpret_cast<const char*>(alert), 2), t.wire);
+    tls_send_wire();
+}
+
+// close_notify after the last body byte; returns true when the close continues later.
+bool Conn::tls_close_notify() {
+    if (!tls_ || handshaking_ || tls_->notify_sent || tls_->handshake_failed) return false;
+    TlsState& t = *tls_;
+    t.notify_sent = true;
+    if (t.tx_kernel) {
+        t.ctl.prepare_close_notify();
+        t.notify_in_flight = true;
+        io_uring_sqe* s = w_.ring().sqe(ctl_op_);
+        io_uring_prep_sendmsg(s, fd_.get(), &t.ctl.msg, MSG_NOSIGNAL);
+        return true;
+    }
+    if (!t.sealer) return false;
+    const char alert[2] = {static_cast<char>(ktls::kAlertWarning),
+                           static_cast<char>(ktls::kCloseNotify)};
+    if (!t.sealer->seal(record::ContentType::Alert, std::string_view(alert, 2), t.wire))
+        return false;
+    t.notify_in_flight = true;
+    tls_send_wire();
+    return true;
+}
+
+void Conn::tls_on_ctl_sent(int res) {
+    (void)res;
+    TlsState& t = *tls_;
+    if (t.notify_in_flight) {
+        t.notify_in_flight = false;
+        close_graceful();
+        return;
+    }
+    if (close_after_) finish_close();  // an alert before closing
+}
+
+// ---- user RX: records opened in memory ----------------------------------------------------
+
+void Conn::tls_on_ciphertext(std::string_view data) {
+    TlsState& t = *tls_;
+    if (handshaking_) {
+        tls_on_handshake_bytes(data);
+        return;
+    }
+    t.opener->feed(data);
+    for (;;) {
+        auto r = t.opener->next();
+        if (!r) {
+            tls_send_alert(record::alert_for(r.error()));
+            close_after_ = true;
+            return;
+        }
+        if (!*r) break;
+        if (!tls_on_record(static_cast<uint8_t>((*r)->type), (*r)->text())) return;
+    }
+    if (!t.plain.empty()) {
+        std::string plain;
+        plain.swap(t.plain);
+        on_bytes(plain);
+    }
+}
+
+// One decrypted record (user RX or kernel RX control record). False: the connection is over.
+bool Conn::tls_on_record(uint8_t type, std::string_view data) {
+    TlsState& t = *tls_;
+    switch (type) {
+    case ktls::kApplicationData:
+        t.plain.append(data);
+        return true;
+    case ktls::kAlert:
+        if (data.size() >= 2 && static_cast<uint8_t>(data[1]) == ktls::kCloseNotify) {
+            // close_notify: answer with ours and close (RFC 8446 §6.1).
+            read_eof_ = true;
+            close_after_ = true;
+            if (!busy()) close_graceful();
+            return false;
+        }
+        finish_close();  // any other alert is fatal here
+        return false;
+    case ktls::kHandshake:
+        if (t.version == tls::Version::Tls13 && data.size() == 5 &&
+            static_cast<uint8_t>(data[0]) == kHandshakeKeyUpdate) {
+            return tls_on_key_update(static_cast<uint8_t>(data[4]) == 1);
+        }
+        finish_close();  // renegotiation and stray handshake messages are refused
+        return false;
+    default:
+        finish_close();
+        return false;
+    }
+}
+
+bool Conn::tls_on_key_update(bool update_requested) {
+    TlsState& t = *tls_;
+    if (t.rx_kernel) {
+        // 6.1–6.13 cannot rekey RX: end the connection cleanly instead of failing mid-stream.
+        w_.counters().tls_keyupdate_closed.add(1);
+        close_after_ = true;
+        if (!busy()) close_graceful();
+        return false;
+    }
+    if (!t.opener->update_key()) {
+        finish_close();
+        return false;
+    }
+    if (update_requested && t.sealer) {
+        // Our KeyUpdate goes out under the old key, then the new one is used.
+        const char msg[5] = {static_cast<char>(kHandshakeKeyUpdate), 0, 0, 1, 0};
+        (void)t.sealer->seal(record::ContentType::Handshake, std::string_view(msg, 5), t.wire);
+        if (!t.sealer->update_key()) {
+            finish_close();
+            return false;
+        }
+        if (!busy()) tls_send_wire();
+    } else if (update_requested) {
+        w_.counters().tls_keyupdate_closed.add(1);
+        close_after_ = true;
+        if (!busy()) close_graceful();
+        return false;
+    }
+    return true;
+}
+
+// ---- kernel RX: recvmsg with the record-type cmsg -----------------------------------------
+
+bool Conn::tls_arm_recv() {
+    if (!tls_) return false;
+    TlsState& t = *tls_;
+    if (handshaking_) {
+        if (t.wire_in_flight || t.handshake_done || t.handshake_failed) return true;
+        if (recv_op_.in_flight()) return true;
+        // Single-shot reads during the handshake: nothing is read far beyond Finished.
+        io_uring_sqe* s = w_.ring().sqe(recv_op_);
+        recv_multishot_ = false;
+        io_uring_prep_recv(s, fd_.get(), nullptr, 0, 0);
+        s->flags |= IOSQE_BUFFER_SELECT;
+        s->buf_group = w_.buffers()->group();
+        return true;
+    }
+    if (!t.rx_kernel) return false;  // user RX: the plain recv path, bytes go to the opener
+    if (recvmsg_op_.in_flight() || !should_read()) return true;
+    t.rxmsg.prepare(nullptr, 0);
+    io_uring_sqe* s = w_.ring().sqe(recvmsg_op_);
+    io_uring_prep_recvmsg(s, fd_.get(), &t.rxmsg.msg, 0);
+    s->flags |= IOSQE_BUFFER_SELECT;
+    s->buf_group = w_.buffers()->group();
+    return true;
+}
+
+void Conn::tls_on_recvmsg(int res, uint32_t flags) {
+    TlsState& t = *tls_;
+    core::BufferRing* b = w_.buffers();
+    if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
+        const auto bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+        std::string_view data(b->buffer(bid), static_cast<size_t>(res));
+        const uint8_t type = t.rxmsg.record_type().value_or(ktls::kApplicationData);
+        bool go_on = true;
+        if (type == ktls::kApplicationData) {
+            on_bytes(data);
+        } else {
+            go_on = tls_on_record(type, data);
+        }
+        b->recycle(bid);
+        if (!go_on || closing_) return;
+    } else if (res == 0) {
+        read_eof_ = true;
+        if (lingering_ || (!busy() && inbuf_.empty())) {
+            finish_close();
+            return;
+        }
+    } else if (res == -ENOBUFS) {
+        recv_starved_ = true;
+        return;
+    } else if (res < 0 && res != -ECANCELED) {
+        // EBADMSG/EIO: a record failed to decrypt or the stream is broken.
+        abort();
+        return;
+    }
+    update_recv();
+}
+
+// ---- user TX: seal output, reading file chunks through the ring ---------------------------
+
+void Conn::tls_pump_sealed() {
+    TlsState& t = *tls_;
+    if (t.wire_in_flight || file_read_op_.in_flight()) return;
+    if (t.wire_off < t.wire.size()) {
+        tls_send_wire();
+        return;
+    }
+    t.wire.clear();
+    t.wire_off = 0;
+    size_t sealed = 0;
+    while (out_pos_ < out_.size() && sealed < kSealChunk) {
+        OutSeg& s = out_[out_pos_];
+        if (s.len == 0) {
+            s.hold.reset();
+            ++out_pos_;
+            flush_logs();
+            continue;
+        }
+        if (s.fd >= 0) {
+            if (sealed > 0) break;  // send what is sealed first
+            if (!t.filebuf) t.filebuf = std::make_unique<char[]>(kSealChunk);
+            const auto n = static_cast<unsigned>(std::min<uint64_t>(s.len, kSealChunk));
+            io_uring_sqe* sqe = w_.ring().sqe(file_read_op_);
+            io_uring_prep_read(sqe, s.fd, t.filebuf.get(), n, s.file_off);
+            set_deadline(Deadline::Send, w_.config().send_timeout_s);
+            return;
+        }
+        const char* p = s.ext ? s.ext : outbuf_.data() + s.off;
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(s.len, kSealChunk - sealed));
+        if (!t.sealer->seal(record::ContentType::ApplicationData, std::string_view(p, n), t.wire)) {
+            abort();
+            return;
+        }
+        w_.counters().tls_bytes_sealed.add(n);
+        sealed += n;
+        advance_sent(n);
+    }
+    if (!t.wire.empty()) {
+        tls_send_wire();
+        return;
+    }
+    t.filebuf.reset();
+    if (!out_.empty())
+        responses_done();
+    else
+        go_idle();
+}
+
+void Conn::tls_on_file_read(int res) {
+    TlsState& t = *tls_;
+    if (res <= 0) {
+        abort();  // read error or the file shrank below the promised length
+        return;
+    }
+    OutSeg& s = out_[out_pos_];
+    const auto n = static_cast<size_t>(res);
+    if (!t.sealer->seal(record::ContentType::ApplicationData,
+                        std::string_view(t.filebuf.get(), n), t.wire)) {
+        abort();
+        return;
+    }
+    w_.counters().tls_bytes_sealed.add(n);
+    s.file_off += n;
+    s.len -= std::min<uint64_t>(s.len, n);
+    tls_send_wire();
+}
+
+}  // namespace sluice::server

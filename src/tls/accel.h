@@ -1,0 +1,46 @@
+// tls/accel.h — libcrypto as a wolfCrypt crypto device ("Who does the crypto", docs/design.md).
+// Debian's wolfSSL is built without assembly; this device hands the handshake's heavy math to
+// OpenSSL's libcrypto through wolfCrypt's WOLF_CRYPTO_CB interface:
+//   X25519 keygen + shared secret, ECC P-256/P-384/P-521 keygen + ECDH + ECDSA sign,
+//   RSA private-key operations (PKCS#1 v1.5 and PSS signing, RSA decrypt: wolfSSL pads, the
+//   device does the raw modular exponentiation), AES-GCM encrypt/decrypt (handshake records and
+//   any userspace records wolfSSL protects itself).
+// Everything else (hashes, HMAC, verification, RNG, ChaCha) stays in wolfCrypt software.
+// Any libcrypto failure makes the device decline the operation, so wolfCrypt redoes it in
+// software; only an AES-GCM tag mismatch is reported as an error (AES_GCM_AUTH_E).
+//
+// Use: int id = sluice_tls_accel_register(); if (id >= 0) wolfSSL_CTX_SetDevId(ctx, id);
+// No library headers here; the wolfSSL side is accel_wolf.cc, the libcrypto side accel_ossl.cc.
+#pragma once
+
+#include <cstdint>
+
+namespace sluice::tls {
+
+// Registers the device with wolfCrypt (calls wolfCrypt_Init first, so it may run before or
+// after wolfSSL_Init). Idempotent and thread-safe; returns the devId (≥ 0) to pass to
+// wolfSSL_CTX_SetDevId / wc_*_init_ex, or a negative wolfCrypt error code. A full
+// wolfSSL_Cleanup()/wolfCrypt_Cleanup() that drops wolfCrypt's init count to zero forgets the
+// device; don't do that while contexts use it.
+extern "C++" int sluice_tls_accel_register();
+
+// e.g. "libcrypto (OpenSSL 3.0.19): x25519, p256/p384/p521 keygen+ecdh+ecdsa-sign,
+// rsa-private (pkcs1/pss), aes-gcm". Static storage; valid without register().
+const char* sluice_tls_accel_describe();
+
+// Operations the device completed itself (monotonic, process-wide, relaxed atomics), and the
+// ones it declined after trying (libcrypto failed → software fallback). For tests and stats.
+struct AccelCounters {
+    uint64_t x25519_keygen = 0;
+    uint64_t x25519_derive = 0;
+    uint64_t ec_keygen = 0;
+    uint64_t ecdh = 0;
+    uint64_t ecdsa_sign = 0;
+    uint64_t rsa_private = 0;
+    uint64_t aes_gcm_encrypt = 0;
+    uint64_t aes_gcm_decrypt = 0;
+    uint64_t fallbacks = 0;
+};
+AccelCounters sluice_tls_accel_counters();
+
+}  // namespace sluice::tls

@@ -1,0 +1,355 @@
+#include "tls/session.h"
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/hash.h>
+#include <wolfssl/wolfcrypt/kdf.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "tls/client_hello.h"
+#include "tls/context_impl.h"
+
+namespace sluice::tls {
+
+namespace {
+// The HKDF-Expand-Label callback carries no WOLFSSL* or user pointer: route it to the session
+// whose wolfSSL_accept is running on this thread.
+thread_local Session* t_current = nullptr;
+
+struct CurrentGuard {
+    explicit CurrentGuard(Session* s) { t_current = s; }
+    ~CurrentGuard() { t_current = nullptr; }
+};
+
+constexpr size_t kCompactAt = 16 * 1024;
+
+constexpr char kHandshakeFailure[] = {21, 3, 3, 0, 2, 2, 40};  // fatal handshake_failure
+
+bool is_allowed_group(uint16_t g) { return g == 29 || g == 23 || g == 24; }
+
+// TLS 1.2 with a supported_groups list naming none of ours: refuse before wolfSSL picks one.
+bool groups_acceptable(const ClientHelloInfo& h) {
+    bool v13 = std::find(h.versions.begin(), h.versions.end(), 0x0304) != h.versions.end();
+    if (v13 || h.groups.empty()) return true;  // TLS 1.3 groups are enforced by wolfSSL
+    return std::any_of(h.groups.begin(), h.groups.end(), is_allowed_group);
+}
+
+// Last line of defence for TLS 1.2, whose curve choice wolfSSL 5.5.4 does not restrict.
+bool curve_allowed(WOLFSSL* ssl) {
+    const char* c = wolfSSL_get_curve_name(ssl);
+    if (c == nullptr) return true;  // no (EC)DHE named group reported
+    std::string_view n = c;
+    return n == "X25519" || n == "SECP256R1" || n == "SECP384R1";
+}
+}  // namespace
+
+struct Session::Io {
+    static int recv(Session& s, char* buf, int sz) {
+        size_t avail = s.in_.size() - s.in_pos_;
+        if (avail == 0) {
+            s.hint_ = size_t(sz);
+            return WOLFSSL_CBIO_ERR_WANT_READ;
+        }
+        size_t n = std::min(avail, size_t(sz));
+        memcpy(buf, s.in_.data() + s.in_pos_, n);
+        s.in_pos_ += n;
+        s.hint_ = 0;
+        return int(n);
+    }
+    static int send(Session& s, const char* buf, int sz) {
+        s.wrote_any_ = true;
+        s.out_.append(buf, size_t(sz));
+        return sz;
+    }
+};
+
+struct Session::Secrets {
+    static void capture(Session& s, const byte* prk, word32 len, int side) {
+        if (len == 0 || len > sizeof s.client_secret_) return;
+        if (side == WOLFSSL_CLIENT_END) {
+            memcpy(s.client_secret_, prk, len);
+            s.client_secret_len_ = uint8_t(len);
+        } else if (side == WOLFSSL_SERVER_END) {
+            memcpy(s.server_secret_, prk, len);
+            s.server_secret_len_ = uint8_t(len);
+        }
+    }
+};
+
+int session_recv_cb(WOLFSSL*, char* buf, int sz, void* ctx) {
+    if (ctx == nullptr) return WOLFSSL_CBIO_ERR_GENERAL;
+    return Session::Io::recv(*static_cast<Session*>(ctx), buf, sz);
+}
+
+int session_send_cb(WOLFSSL*, char* buf, int sz, void* ctx) {
+    if (ctx == nullptr) return WOLFSSL_CBIO_ERR_GENERAL;
+    return Session::Io::send(*static_cast<Session*>(ctx), buf, sz);
+}
+
+int hkdf_capture_cb(byte* okm, word32 okm_len, const byte* prk, word32 prk_len,
+                    const byte* protocol, word32 protocol_len, const byte* label,
+                    word32 label_len, const byte* info, word32 info_len, int digest, int side) {
+    // Traffic keys are derived with label "key" from the traffic secret; the application
+    // secrets are the last ones derived before wolfSSL_accept succeeds.
+    if (t_current != nullptr && label_len == 3 && memcmp(label, "key", 3) == 0)
+        Session::Secrets::capture(*t_current, prk, prk_len, side);
+    (void)okm, (void)okm_len, (void)protocol, (void)protocol_len, (void)info, (void)info_len;
+    (void)digest;
+    return NOT_COMPILED_IN;  // let wolfSSL compute it
+}
+
+void Session::SslDeleter::operator()(WOLFSSL* s) const { wolfSSL_free(s); }
+
+Session::Session(Context& ctx) : ctx_(ctx) {}
+
+Session::~Session() {
+    ssl_.reset();  // wolfSSL zeroes its keys in wolfSSL_free
+    secure_wipe(client_secret_, sizeof client_secret_);
+    secure_wipe(server_secret_, sizeof server_secret_);
+    secure_wipe(in_.data(), in_.size());
+    secure_wipe(out_.data(), out_.size());
+}
+
+void Session::feed(std::string_view ciphertext) {
+    if (in_pos_ >= kCompactAt && in_pos_ * 2 >= in_.size()) {
+        in_.erase(0, in_pos_);
+        in_pos_ = 0;
+    }
+    in_.append(ciphertext);
+}
+
+std::string_view Session::output() const {
+    return std::string_view(out_).substr(out_pos_);
+}
+
+void Session::consume_output(size_t n) {
+    out_pos_ = std::min(out_.size(), out_pos_ + n);
+    if (out_pos_ == out_.size()) {
+        out_.clear();
+        out_pos_ = 0;
+    }
+}
+
+size_t Session::read_hint() const {
+    return state_ == State::Hello || state_ == State::Handshake ? hint_ : 0;
+}
+
+std::string Session::take_leftover() {
+    std::string rest = in_.substr(in_pos_);
+    secure_wipe(in_.data(), in_.size());
+    in_.clear();
+    in_pos_ = 0;
+    return rest;
+}
+
+void Session::fail_with(std::string why) {
+    state_ = State::Failed;
+    error_ = std::move(why);
+}
+
+bool Session::start(const void* hello_info) {
+    const auto* hello = static_cast<const ClientHelloInfo*>(hello_info);
+    const CertEntry& e = ctx_.impl().select(hello);
+    if (hello != nullptr) sni_ = hello->sni;
+    ssl_.reset(wolfSSL_new(e.ctx.get()));
+    if (!ssl_) {
+        fail_with("wolfSSL_new failed");
+        return false;
+    }
+    wolfSSL_SetIOReadCtx(ssl_.get(), this);
+    wolfSSL_SetIOWriteCtx(ssl_.get(), this);
+    char alpn[] = "http/1.1";
+    if (wolfSSL_UseALPN(ssl_.get(), alpn, sizeof alpn - 1, WOLFSSL_ALPN_FAILED_ON_MISMATCH) !=
+        WOLFSSL_SUCCESS) {
+        fail_with("wolfSSL_UseALPN failed");
+        return false;
+    }
+    state_ = State::Handshake;
+    return true;
+}
+
+Session::Step Session::advance() {
+    if (state_ == State::Hello) {
+        ClientHelloInfo info;
+        size_t need = 0;
+        std::string_view avail = std::string_view(in_).substr(in_pos_);
+        switch (parse_client_hello(avail, info, need)) {
+        case HelloStatus::NeedMore:
+            hint_ = need > avail.size() ? need - avail.size() : 0;
+            return Step::WantRead;
+        case HelloStatus::Ok:
+            hello_ok_ = true;
+            if (!groups_acceptable(info)) {
+                // wolfSSL 5.5.4 (TLS 1.2) would fall back to a curve we do not allow.
+                out_.append(kHandshakeFailure, sizeof kHandshakeFailure);
+                fail_with("handshake failed: no allowed group (X25519, P-256, P-384) offered");
+                return Step::Failed;
+            }
+            if (!start(&info)) return Step::Failed;
+            break;
+        case HelloStatus::NotHello:  // let wolfSSL reject it with the proper alert
+            if (!start(nullptr)) return Step::Failed;
+            break;
+        }
+    }
+    if (state_ == State::Handshake) {
+        int ret;
+        {
+            CurrentGuard guard(this);
+            ret = wolfSSL_accept(ssl_.get());
+        }
+        if (ret == WOLFSSL_SUCCESS && !curve_allowed(ssl_.get())) {
+            fail_with(std::string("handshake failed: disallowed key exchange group ") +
+                      wolfSSL_get_curve_name(ssl_.get()));
+        } else if (ret == WOLFSSL_SUCCESS) {
+            state_ = State::Done;
+            hint_ = 0;
+        } else {
+            int err = wolfSSL_get_error(ssl_.get(), ret);
+            if (err != WOLFSSL_ERROR_WANT_READ && err != WOLFSSL_ERROR_WANT_WRITE) {
+                char buf[WOLFSSL_MAX_ERROR_SZ] = {};
+                wolfSSL_ERR_error_string_n(static_cast<unsigned long>(err), buf, sizeof buf);
+                fail_with(std::string("handshake failed: ") + buf + " (" + std::to_string(err) +
+                          ")");
+                // Some refusals (e.g. TLS 1.3 without a common group) leave no alert; before
+                // our first flight a plaintext alert is what the client expects.
+                if (hello_ok_ && !wrote_any_ && out_.empty())
+                    out_.append(kHandshakeFailure, sizeof kHandshakeFailure);
+            }
+        }
+    }
+    if (state_ == State::Failed) return Step::Failed;
+    if (out_pos_ < out_.size()) return Step::WantWrite;
+    return state_ == State::Done ? Step::Done : Step::WantRead;
+}
+
+Result<TrafficKeys> Session::export_keys() {
+    if (state_ != State::Done || !ssl_) return fail(EAGAIN);
+    WOLFSSL* s = ssl_.get();
+    TrafficKeys k;
+    int v = wolfSSL_version(s);
+    if (v == 0x0303) {
+        k.version = Version::Tls12;
+    } else if (v == 0x0304) {
+        k.version = Version::Tls13;
+    } else {
+        error_ = "export: unsupported version";
+        return fail(ENOTSUP);
+    }
+    const char* name = wolfSSL_get_cipher_name(s);
+    std::string_view sv = name != nullptr ? name : "";
+    int key_size = wolfSSL_GetKeySize(s);
+    int bulk = wolfSSL_GetBulkCipher(s);
+    if (wolfSSL_GetCipherType(s) != WOLFSSL_AEAD_TYPE || sv.ends_with("-OLD")) {
+        error_ = "export: not an AEAD suite usable by kTLS: " + std::string(sv);
+        return fail(ENOTSUP);
+    }
+    if (bulk == wolfssl_aes_gcm && key_size == 16) {
+        k.cipher = Cipher::Aes128Gcm;
+    } else if (bulk == wolfssl_aes_gcm && key_size == 32) {
+        k.cipher = Cipher::Aes256Gcm;
+    } else if (bulk == wolfssl_chacha && key_size == 32) {
+        k.cipher = Cipher::Chacha20Poly1305;
+    } else {
+        error_ = "export: unsupported cipher " + std::string(sv);
+        return fail(ENOTSUP);
+    }
+    size_t ivl = iv_len(k.version, k.cipher);
+    if (size_t(wolfSSL_GetIVSize(s)) != ivl) {
+        error_ = "export: unexpected IV size";
+        return fail(ENOTSUP);
+    }
+    const unsigned char* sk = wolfSSL_GetServerWriteKey(s);
+    const unsigned char* si = wolfSSL_GetServerWriteIV(s);
+    const unsigned char* ck = wolfSSL_GetClientWriteKey(s);
+    const unsigned char* ci = wolfSSL_GetClientWriteIV(s);
+    if (sk == nullptr || si == nullptr || ck == nullptr || ci == nullptr) return fail(EINVAL);
+    memcpy(k.tx.key, sk, size_t(key_size));
+    memcpy(k.tx.iv, si, ivl);
+    memcpy(k.rx.key, ck, size_t(key_size));
+    memcpy(k.rx.iv, ci, ivl);
+    // Returns !seq (1 when seq == 0): only negative values are errors (ktls-facts §1.3).
+    word64 tx_seq = 0, rx_seq = 0;
+    if (wolfSSL_GetSequenceNumber(s, &tx_seq) < 0 || wolfSSL_GetPeerSequenceNumber(s, &rx_seq) < 0)
+        return fail(EINVAL);
+    k.tx.seq = tx_seq;
+    k.rx.seq = rx_seq;
+
+    if (k.version == Version::Tls13) {
+        // Keep a captured secret only if it re-derives the exported key.
+        size_t hash_len = k.cipher == Cipher::Aes256Gcm ? 48 : 32;
+        int digest = hash_len == 48 ? int(WC_SHA384) : int(WC_SHA256);
+        auto check = [&](const uint8_t* secret, uint8_t len, DirectionKeys& d) {
+            if (len != hash_len) return;
+            uint8_t okm[32];
+            static const byte kProto[] = "tls13 ";
+            static const byte kLabel[] = "key";
+            int rc = wc_Tls13_HKDF_Expand_Label(okm, word32(key_size), secret, len, kProto, 6,
+                                                kLabel, 3, nullptr, 0, digest);
+            if (rc == 0 && memcmp(okm, d.key, size_t(key_size)) == 0) {
+                memcpy(d.secret, secret, len);
+                d.secret_len = len;
+            }
+            secure_wipe(okm, sizeof okm);
+        };
+        check(server_secret_, server_secret_len_, k.tx);
+        check(client_secret_, client_secret_len_, k.rx);
+    }
+    // The returned copy is the only one we keep.
+    secure_wipe(client_secret_, sizeof client_secret_);
+    secure_wipe(server_secret_, sizeof server_secret_);
+    client_secret_len_ = server_secret_len_ = 0;
+    return k;
+}
+
+std::optional<Version> Session::version() const {
+    if (state_ != State::Done) return std::nullopt;
+    int v = wolfSSL_version(ssl_.get());
+    if (v == 0x0303) return Version::Tls12;
+    if (v == 0x0304) return Version::Tls13;
+    return std::nullopt;
+}
+
+std::optional<Cipher> Session::cipher() const {
+    if (state_ != State::Done) return std::nullopt;
+    WOLFSSL* s = ssl_.get();
+    int bulk = wolfSSL_GetBulkCipher(s);
+    int ks = wolfSSL_GetKeySize(s);
+    if (bulk == wolfssl_aes_gcm) return ks == 16 ? Cipher::Aes128Gcm : Cipher::Aes256Gcm;
+    if (bulk == wolfssl_chacha) return Cipher::Chacha20Poly1305;
+    return std::nullopt;
+}
+
+std::string_view Session::cipher_name() const {
+    if (state_ != State::Done) return {};
+    const char* n = wolfSSL_get_cipher_name(ssl_.get());
+    return n != nullptr ? n : "";
+}
+
+std::string_view Session::alpn() const {
+    if (!ssl_) return {};
+    char* name = nullptr;
+    unsigned short len = 0;
+    if (wolfSSL_ALPN_GetProtocol(ssl_.get(), &name, &len) != WOLFSSL_SUCCESS || name == nullptr)
+        return {};
+    return std::string_view(name, len);
+}
+
+std::string_view Session::sni() const { return sni_; }
+
+bool Session::resumed() const {
+    return state_ == State::Done && wolfSSL_session_reused(ssl_.get()) == 1;
+}
+
+bool Session::max_fragment_negotiated() const {
+    if (!ssl_) return false;
+    int max = wolfSSL_GetMaxOutputSize(ssl_.get());
+    return max > 0 && max < 16384;
+}
+
+std::string Session::last_error() const { return error_; }
+
+}  // namespace sluice::tls

@@ -1,0 +1,98 @@
+#!/bin/bash
+# tests/ktls/sluice_https_guest.sh — runs INSIDE the UML guest (via tools/uml-run): start sluice
+# with --ktls require, fetch files over HTTPS with curl and gnutls-cli for every TLS version and
+# cipher, compare every byte with sha256, and prove the kernel did the record layer with
+# /proc/net/tls_stat deltas. The template for the sluice kTLS tests under UML.
+#
+#   tools/uml-run -- env SLUICE_BIN=build/src/sluice bash tests/ktls/sluice_https_guest.sh
+#
+# Exit 0 pass, 1 fail, 77 skip (not inside a kTLS kernel, or no SLUICE_BIN).
+set -uo pipefail
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit 77; }
+
+sluice="${SLUICE_BIN:-}"
+[ -n "$sluice" ] && [ -x "$sluice" ] || skip "set SLUICE_BIN to the sluice binary"
+[ -r /proc/net/tls_stat ] || skip "no /proc/net/tls_stat: run me through tools/uml-run"
+
+stat() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/tls_stat; }
+
+# The guest is a machine of its own: fixed ports cannot clash with anything on the host.
+port=8443
+work="$(mktemp -d)"   # TMPDIR is the guest's tmpfs
+root="$work/www"
+mkdir -p "$root"
+# Sizes around the 16 KiB record boundary, a few MiB for sendfile/splice.
+for size in 0 1 16383 16384 16385 65536 1048583 4194304; do
+    head -c "$size" /dev/urandom >"$root/f$size"
+done
+(cd "$root" && sha256sum f*) >"$work/sums"
+
+"$sluice" --listen 127.0.0.1:8080 --tls-listen "127.0.0.1:$port" --self-signed --ktls require \
+    --access-log off --threads 1 "$root" >"$work/sluice.log" 2>&1 &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+
+for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || { cat "$work/sluice.log" >&2; fail "sluice exited at start"; }
+    sleep 0.1
+done
+
+tx0=$(stat TlsTxSw); rx0=$(stat TlsRxSw); err0=$(stat TlsDecryptError)
+conns=0
+failures=0
+
+check_dir() {   # check_dir LABEL DIR: every downloaded file must match its sha256
+    if ! (cd "$2" && sha256sum --quiet -c "$work/sums"); then
+        echo "FAIL $1: content mismatch" >&2
+        failures=$((failures + 1))
+    else
+        echo "ok   $1"
+    fi
+}
+
+# curl (OpenSSL): one connection per file for each version/cipher.
+for spec in "1.3 TLS_AES_128_GCM_SHA256" "1.3 TLS_AES_256_GCM_SHA384" \
+            "1.3 TLS_CHACHA20_POLY1305_SHA256" "1.2 ECDHE-ECDSA-AES128-GCM-SHA256" \
+            "1.2 ECDHE-ECDSA-AES256-GCM-SHA384" "1.2 ECDHE-ECDSA-CHACHA20-POLY1305"; do
+    read -r ver suite <<<"$spec"
+    out="$work/got"; rm -rf "$out"; mkdir "$out"
+    if [ "$ver" = 1.3 ]; then opts=(--tlsv1.3 --tls13-ciphers "$suite")
+    else opts=(--tlsv1.2 --tls-max 1.2 --ciphers "$suite"); fi
+    for f in "$root"/f*; do
+        name=${f##*/}
+        curl -sS --insecure "${opts[@]}" -o "$out/$name" "https://127.0.0.1:$port/$name" ||
+            echo "curl $suite $name failed" >&2
+        conns=$((conns + 1))
+    done
+    check_dir "curl TLS $ver $suite" "$out"
+done
+
+# gnutls-cli: a second, independent TLS implementation (TLS 1.3 ChaCha20 as an example).
+out="$work/got"; rm -rf "$out"; mkdir "$out"
+printf 'GET /f1048583 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' |
+    gnutls-cli --insecure --logfile=/dev/null \
+        --priority 'NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305' \
+        -p "$port" 127.0.0.1 >"$work/gnutls.raw" 2>"$work/gnutls.err"
+conns=$((conns + 1))
+# Strip the HTTP head (up to the first blank line).
+python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); sys.stdout.buffer.write(d[d.find(b"\r\n\r\n")+4:])' \
+    "$work/gnutls.raw" >"$out/f1048583"
+if [ "$(sha256sum <"$out/f1048583" | cut -d' ' -f1)" = "$(sha256sum <"$root/f1048583" | cut -d' ' -f1)" ]; then
+    echo "ok   gnutls-cli TLS 1.3 CHACHA20-POLY1305"
+else
+    echo "FAIL gnutls-cli: content mismatch" >&2; cat "$work/gnutls.err" >&2
+    failures=$((failures + 1))
+fi
+
+tx=$(( $(stat TlsTxSw) - tx0 )); rx=$(( $(stat TlsRxSw) - rx0 )); err=$(( $(stat TlsDecryptError) - err0 ))
+echo "connections $conns; tls_stat: TlsTxSw +$tx, TlsRxSw +$rx, TlsDecryptError +$err"
+# --ktls require: every connection's TX and RX must have gone to the kernel.
+[ "$tx" -ge "$conns" ] || { echo "FAIL: TlsTxSw +$tx < $conns connections" >&2; failures=$((failures + 1)); }
+[ "$rx" -ge "$conns" ] || { echo "FAIL: TlsRxSw +$rx < $conns connections" >&2; failures=$((failures + 1)); }
+[ "$err" -eq 0 ] || { echo "FAIL: TlsDecryptError +$err" >&2; failures=$((failures + 1)); }
+kill -0 "$pid" 2>/dev/null || { cat "$work/sluice.log" >&2; fail "sluice died"; }
+[ "$failures" -eq 0 ] || { tail -n 20 "$work/sluice.log" >&2; fail "$failures check(s) failed"; }
+echo "all checks passed"
