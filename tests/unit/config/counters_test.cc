@@ -38,8 +38,22 @@ TEST(Counters, SumsAcrossWorkersAndSkipsNull) {
     EXPECT_EQ(metric(text, "sluice_server_timeouts_keepalive_total"), 2u);
     EXPECT_EQ(metric(text, "sluice_server_timeouts_header_total"), 0u);
     EXPECT_EQ(text.back(), '\n');
-    // 13 metrics, one line each.
-    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 13);
+    // 21 metrics, one line each (kTLS errno lines only appear when non-zero).
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 21);
+    EXPECT_EQ(text.find("sluice_ktls_setsockopt_failures_total"), std::string::npos);
+}
+
+TEST(Counters, KtlsFailuresByErrno) {
+    WorkerCounters a;
+    WorkerCounters b;
+    a.ktls_errno[2].add(3);  // ENOENT: no tls module
+    b.ktls_errno[2].add(1);
+    a.handshakes_ok.add(5);
+    const WorkerCounters* all[] = {&a, &b};
+    std::string text = render_counters(all);
+    EXPECT_NE(text.find("sluice_ktls_setsockopt_failures_total{errno=\"2\"} 4\n"),
+              std::string::npos);
+    EXPECT_EQ(metric(text, "sluice_tls_handshakes_ok_total"), 5u);
 }
 
 TEST(Counters, CountStatusBuckets) {
