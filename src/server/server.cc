@@ -20,6 +20,7 @@
 #include "tls/context.h"
 #include "net/listener.h"
 #include "obs/access_log.h"
+#include "obs/counters.h"
 #include "server/worker.h"
 
 namespace sluice::server {
@@ -45,6 +46,9 @@ int main_entry(int argc, char** argv) {
         std::fputs(config::version_text().c_str(), stdout);
         auto ring = core::Ring::create(8);
         if (ring) std::printf("io_uring: %s\n", (*ring)->features().describe().c_str());
+        std::printf("kTLS: %s\n", ktls::ulp_available() ? "tls ULP available"
+                                                        : "tls ULP unavailable (userspace records)");
+        std::printf("TLS handshake crypto: %s\n", tls::accel_description());
         return 0;
     }
 
@@ -124,6 +128,7 @@ int main_entry(int argc, char** argv) {
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
@@ -167,7 +172,24 @@ int main_entry(int argc, char** argv) {
     for (;;) {
         int sig = 0;
         if (sigwait(&set, &sig) != 0) continue;
-        if (sig == SIGHUP) continue;  // reserved: log reopen / ticket keys (TLS milestone)
+        if (sig == SIGHUP) {
+            // Ticket keys are reread (a fleet rotates the shared file, then signals).
+            if (tls_ctx && !cfg.ticket_keys_file.empty()) {
+                if (auto r = tls_ctx->reload_ticket_keys(); !r)
+                    log_error("SIGHUP: %s", tls_ctx->last_reload_error().c_str());
+                else
+                    log_error("SIGHUP: ticket keys reloaded from %s", cfg.ticket_keys_file.c_str());
+            }
+            continue;
+        }
+        if (sig == SIGUSR1) {
+            // Counters, summed over workers, in a metrics-style text on stderr.
+            std::vector<const obs::WorkerCounters*> views;
+            for (auto& w : workers) views.push_back(&w->counters_view());
+            std::string text = obs::render_counters(views);
+            (void)!::write(2, text.data(), text.size());
+            continue;
+        }
         break;
     }
     for (auto& w : workers) w->request_stop();

@@ -17,7 +17,8 @@
 
 #include "tls/keys.h"
 
-#if __has_include("tls/accel.h")
+// meson -Dtls_accel=false builds pure wolfSSL (SLUICE_TLS_ACCEL=0).
+#if SLUICE_TLS_ACCEL
 #include "tls/accel.h"
 #define SLUICE_TLS_HAVE_ACCEL 1
 #else
@@ -291,7 +292,7 @@ int accel_dev_id(std::string& note) {
     note = "on (devId " + std::to_string(dev) + ": " + sluice_tls_accel_describe() + ")";
     return dev;
 #else
-    note = "off (not built: tls/accel.h missing)";
+    note = "off (built with -Dtls_accel=false: pure wolfSSL)";
     return INVALID_DEVID;
 #endif
 }
@@ -613,6 +614,18 @@ std::string Context::describe() const {
                                 : std::string("random in-memory keys rotated every 12 h");
     s += "\n  handshake crypto accel: " + m.accel_note;
     return s;
+}
+
+}  // namespace sluice::tls
+
+namespace sluice::tls {
+
+const char* accel_description() {
+#if SLUICE_TLS_HAVE_ACCEL
+    return sluice_tls_accel_describe();
+#else
+    return "wolfSSL software only (built with -Dtls_accel=false)";
+#endif
 }
 
 }  // namespace sluice::tls

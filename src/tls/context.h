@@ -41,6 +41,9 @@ struct TlsOptions {
 // per-thread fixed-point ECC cache (FP_ECC), which would otherwise leak at thread exit.
 void thread_cleanup();
 
+// Which engine does the handshake math: the libcrypto crypto device or wolfSSL alone.
+const char* accel_description();
+
 class Context {
 public:
     struct Impl;  // defined in tls/context_impl.h (wolfSSL types)
