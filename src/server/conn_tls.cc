@@ -41,6 +41,10 @@ struct Conn::TlsState {
     tls::Cipher cipher = tls::Cipher::Aes128Gcm;
     std::string wire;     // bytes to put on the socket as they are (handshake or sealed)
     size_t wire_off = 0;
+    // Records produced while `wire` is being sent (alerts, KeyUpdate): `wire` must not be
+    // touched until its send completes, so they wait here and go out next.
+    std::string wire_next;
+    std::string& append_target() { return wire_in_flight ? wire_next : wire; }
     std::string plain;    // decrypted application data for the HTTP parser
     std::unique_ptr<char[]> filebuf;  // user TX: a file chunk being read
     ktls::RecvWithType rxmsg;
@@ -229,6 +233,11 @@ void Conn::tls_on_wire_sent(int res) {
     }
     t.wire.clear();
     t.wire_off = 0;
+    if (!t.wire_next.empty()) {
+        t.wire.swap(t.wire_next);
+        tls_send_wire();
+        return;
+    }
     if (handshaking_) {
         if (t.session && !t.handshake_done && !t.handshake_failed) {
             tls_drive_handshake();  // input may have arrived while the flight was going out
@@ -255,7 +264,8 @@ void Conn::tls_send_alert(uint8_t description) {
         return;
     }
     (void)t.sealer->seal(record::ContentType::Alert,
-                         std::string_view(reinterpret_cast<const char*>(alert), 2), t.wire);
+                         std::string_view(reinterpret_cast<const char*>(alert), 2),
+                         t.append_target());
     tls_send_wire();
 }
 
@@ -274,7 +284,8 @@ bool Conn::tls_close_notify() {
     if (!t.sealer) return false;
     const char alert[2] = {static_cast<char>(ktls::kAlertWarning),
                            static_cast<char>(ktls::kCloseNotify)};
-    if (!t.sealer->seal(record::ContentType::Alert, std::string_view(alert, 2), t.wire))
+    if (!t.sealer->seal(record::ContentType::Alert, std::string_view(alert, 2),
+                        t.append_target()))
         return false;
     t.notify_in_flight = true;
     tls_send_wire();
@@ -364,7 +375,8 @@ bool Conn::tls_on_key_update(bool update_requested) {
     if (update_requested && t.sealer) {
         // Our KeyUpdate goes out under the old key, then the new one is used.
         const char msg[5] = {static_cast<char>(kHandshakeKeyUpdate), 0, 0, 1, 0};
-        (void)t.sealer->seal(record::ContentType::Handshake, std::string_view(msg, 5), t.wire);
+        (void)t.sealer->seal(record::ContentType::Handshake, std::string_view(msg, 5),
+                             t.append_target());
         if (!t.sealer->update_key()) {
             finish_close();
             return false;
@@ -390,27 +402,39 @@ bool Conn::tls_arm_recv() {
         // Single-shot reads during the handshake: nothing is read far beyond Finished.
         io_uring_sqe* s = w_.ring().sqe(recv_op_);
         recv_multishot_ = false;
-        io_uring_prep_recv(s, fd_.get(), nullptr, 0, 0);
-        s->flags |= IOSQE_BUFFER_SELECT;
-        s->buf_group = w_.buffers()->group();
+        if (core::BufferRing* b = w_.buffers()) {
+            io_uring_prep_recv(s, fd_.get(), nullptr, 0, 0);
+            s->flags |= IOSQE_BUFFER_SELECT;
+            s->buf_group = b->group();
+        } else {
+            if (!rxbuf_) rxbuf_ = std::make_unique<char[]>(kRxBufSize);
+            io_uring_prep_recv(s, fd_.get(), rxbuf_.get(), kRxBufSize, 0);
+        }
         return true;
     }
     if (!t.rx_kernel) return false;  // user RX: the plain recv path, bytes go to the opener
     if (recvmsg_op_.in_flight() || !should_read()) return true;
-    t.rxmsg.prepare(nullptr, 0);
     io_uring_sqe* s = w_.ring().sqe(recvmsg_op_);
-    io_uring_prep_recvmsg(s, fd_.get(), &t.rxmsg.msg, 0);
-    s->flags |= IOSQE_BUFFER_SELECT;
-    s->buf_group = w_.buffers()->group();
+    if (core::BufferRing* b = w_.buffers()) {
+        t.rxmsg.prepare(nullptr, 0);  // the kernel picks a provided buffer
+        io_uring_prep_recvmsg(s, fd_.get(), &t.rxmsg.msg, 0);
+        s->flags |= IOSQE_BUFFER_SELECT;
+        s->buf_group = b->group();
+    } else {
+        if (!rxbuf_) rxbuf_ = std::make_unique<char[]>(kRxBufSize);
+        t.rxmsg.prepare(rxbuf_.get(), kRxBufSize);
+        io_uring_prep_recvmsg(s, fd_.get(), &t.rxmsg.msg, 0);
+    }
     return true;
 }
 
 void Conn::tls_on_recvmsg(int res, uint32_t flags) {
     TlsState& t = *tls_;
     core::BufferRing* b = w_.buffers();
-    if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
+    if (res > 0) {
+        const bool provided = (flags & IORING_CQE_F_BUFFER) != 0;
         const auto bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-        std::string_view data(b->buffer(bid), static_cast<size_t>(res));
+        std::string_view data(provided ? b->buffer(bid) : rxbuf_.get(), static_cast<size_t>(res));
         const uint8_t type = t.rxmsg.record_type().value_or(ktls::kApplicationData);
         bool go_on = true;
         if (type == ktls::kApplicationData) {
@@ -418,7 +442,7 @@ void Conn::tls_on_recvmsg(int res, uint32_t flags) {
         } else {
             go_on = tls_on_record(type, data);
         }
-        b->recycle(bid);
+        if (provided) b->recycle(bid);
         if (!go_on || closing_) return;
     } else if (res == 0) {
         read_eof_ = true;
