@@ -412,19 +412,46 @@ def gnutls_priority(version, gnutls_cipher, kx='ECDHE-ECDSA'):
 def gnutls_cli(port, priority, stdin=b'', timeout=60, extra=(), host='127.0.0.1',
                sni='localhost'):
     """gnutls-cli --insecure; informational messages to a log file (returned as .log),
-    data on stdout. stdin is sent, then gnutls-cli waits for the server to close."""
+    data on stdout. stdin is written but NOT closed until the server closes: on stdin EOF
+    gnutls-cli sends close_notify at once, which would race the responses."""
     fd, logf = tempfile.mkstemp(prefix='gnutls-', suffix='.log', dir='/tmp')
     os.close(fd)
+    cmd = ['gnutls-cli', '--insecure', '--priority', priority, '--logfile', logf,
+           '-p', str(port)] + (['--sni-hostname', sni] if sni else ['--disable-sni']) + \
+        list(extra) + [host]
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
     try:
-        cmd = ['gnutls-cli', '--insecure', '--priority', priority, '--logfile', logf,
-               '-p', str(port)] + (['--sni-hostname', sni] if sni else ['--disable-sni']) + \
-            list(extra) + [host]
-        p = subprocess.run(cmd, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=timeout)
+        p.stdin.write(stdin)
+        p.stdin.flush()
+        out = b''
+        deadline = time.monotonic() + timeout
+        os.set_blocking(p.stdout.fileno(), False)
+        while time.monotonic() < deadline:
+            try:
+                d = p.stdout.read()
+            except BlockingIOError:
+                d = None
+            if d:
+                out += d
+            elif d == b'' or p.poll() is not None:
+                break
+            else:
+                time.sleep(0.01)
+        p.stdin.close()
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        err = p.stderr.read() if p.poll() is not None else b''
+        res = subprocess.CompletedProcess(cmd, p.returncode, out, err)
         with open(logf, 'rb') as f:
-            p.log = f.read().decode('utf-8', 'replace')
-        return p
+            res.log = f.read().decode('utf-8', 'replace')
+        return res
     finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
         os.unlink(logf)
 
 
