@@ -595,7 +595,7 @@ void Conn::responses_done() {
         return;
     }
     if (read_eof_) {
-        finish_close();
+        close_graceful();  // after the peer's FIN or close_notify: ours (TLS), then close
         return;
     }
     go_idle();

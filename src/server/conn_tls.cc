@@ -138,6 +138,7 @@ void Conn::tls_handoff() {
         return;
     }
     std::string plain;
+    bool peer_done = false;
     (*opener)->feed(std::string_view(leftover));
     for (;;) {
         auto r = (*opener)->next();
@@ -146,13 +147,20 @@ void Conn::tls_handoff() {
             return;
         }
         if (!*r) break;
-        if ((*r)->type != record::ContentType::ApplicationData) {
-            finish_close();  // an alert or handshake message pipelined after Finished
-            return;
+        if ((*r)->type == record::ContentType::ApplicationData) {
+            plain.append((*r)->text());
+            continue;
         }
-        plain.append((*r)->text());
+        const std::string_view a = (*r)->text();
+        if ((*r)->type == record::ContentType::Alert && a.size() == 2 &&
+            static_cast<uint8_t>(a[1]) == ktls::kCloseNotify) {
+            peer_done = true;  // requests before it are answered, then we close
+            break;
+        }
+        finish_close();  // another alert or a handshake message right after Finished
+        return;
     }
-    const bool partial = (*opener)->buffered() > 0;
+    const bool partial = !peer_done && (*opener)->buffered() > 0;
     keys->rx.seq = (*opener)->seq();
 
     bool want_kernel = cfg.ktls != config::Config::Ktls::Off && !mfl && w_.ktls_available();
@@ -202,6 +210,11 @@ void Conn::tls_handoff() {
     handshaking_ = false;
     set_deadline(Deadline::Header, cfg.header_timeout_s);
     if (!plain.empty()) on_bytes(plain);
+    if (peer_done) {
+        read_eof_ = true;
+        if (!busy() && inbuf_.empty()) close_graceful();
+        return;
+    }
     if (!busy()) go_idle();
 }
 
@@ -338,10 +351,15 @@ bool Conn::tls_on_record(uint8_t type, std::string_view data) {
         return true;
     case ktls::kAlert:
         if (data.size() >= 2 && static_cast<uint8_t>(data[1]) == ktls::kCloseNotify) {
-            // close_notify: answer with ours and close (RFC 8446 §6.1).
+            // close_notify is the TLS end of input: requests received before it are still
+            // answered, then ours goes out and the connection closes (RFC 8446 §6.1).
+            if (!t.plain.empty()) {
+                std::string plain;
+                plain.swap(t.plain);
+                on_bytes(plain);
+            }
             read_eof_ = true;
-            close_after_ = true;
-            if (!busy()) close_graceful();
+            if (!closing_ && !busy() && inbuf_.empty()) close_graceful();
             return false;
         }
         finish_close();  // any other alert is fatal here

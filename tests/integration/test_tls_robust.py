@@ -3,6 +3,7 @@
 user record mode, close_notify, and 1,000 handshakes without fd or memory growth."""
 
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -195,6 +196,24 @@ class Robust(tls_certs.TlsServerTestCase):
         self.assertServes()
 
 
+    def test_requests_before_close_notify_are_answered(self):
+        # gnutls-cli sends its input and then close_notify at EOF, often in the same segment
+        # as (or right after) its Finished: both requests must still be answered.
+        if not shutil.which('gnutls-cli'):
+            self.skipTest('gnutls-cli not installed')
+        reqs = build_request('/a.txt') + build_request('/a.txt')
+        out = subprocess.run(['gnutls-cli', '--insecure', '-p', str(self.server.tls_port),
+                              '127.0.0.1'], input=reqs, capture_output=True, timeout=20).stdout
+        self.assertEqual(out.count(b'HTTP/1.1 200 OK'), 2, out[-500:])
+        self.assertServes()
+
+
+def sanitized_binary():
+    """True for an ASan build (its runtime symbols are in the binary)."""
+    with open(os.environ['SLUICE_BIN'], 'rb') as f:
+        return b'__asan_init' in f.read()
+
+
 class ManyHandshakes(unittest.TestCase):
     """1,000 new connections (full and resumed, TLS 1.2 and 1.3): no fd growth, RSS bounded."""
 
@@ -247,7 +266,12 @@ class ManyHandshakes(unittest.TestCase):
                                 'few resumptions: %r' % counts)
         self.assertLessEqual(fds1, fds0, 'fd growth: %d -> %d (%s)'
                              % (fds0, fds1, s.fd_summary()))
-        self.assertLess(rss1 - rss0, 8 * 1024, 'VmRSS grew %d KiB' % (rss1 - rss0))
+        if sanitized_binary():
+            # ASan's quarantine keeps freed memory resident by design; RSS is asserted on the
+            # release build, which runs this same test.
+            sys.stdout.write('RSS bound not checked: sanitizer build\n')
+        else:
+            self.assertLess(rss1 - rss0, 8 * 1024, 'VmRSS grew %d KiB' % (rss1 - rss0))
         self.assertTrue(s.alive())
 
 

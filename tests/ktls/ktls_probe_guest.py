@@ -45,6 +45,7 @@ def check(ok, what):
 def value(label):
     """The text after LABEL on its line (labels are left-aligned, values after blanks)."""
     for line in out.splitlines():
+        line = line.strip()
         if line.startswith(label):
             return line[len(label):].strip()
     return None
