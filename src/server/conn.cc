@@ -1,7 +1,9 @@
 #include "server/conn.h"
 
 #include <netinet/in.h>
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -51,6 +53,7 @@ void Conn::start(int fd, uint64_t id, tls::Context* tls) {
     pipe_fill_ = 0;
     req_start_ms_ = 0;
     read_eof_ = close_after_ = closing_ = lingering_ = linger_on_close_ = false;
+    linger_no_read_ = false;
     shutdown_requested_ = recv_starved_ = false;
     peer_ip_.clear();
     if (w_.access_log().enabled()) {
@@ -82,7 +85,7 @@ void Conn::set_deadline(Deadline d, double seconds) {
 
 bool Conn::should_read() const {
     if (closing_ || read_eof_) return false;
-    if (lingering_) return true;
+    if (lingering_) return !linger_no_read_;
     if (close_after_) return false;
     if (recv_multishot_ || w_.multishot_recv()) return inbuf_.size() < kMaxPendingInput;
     return !busy() && inbuf_.empty();
@@ -322,6 +325,7 @@ void Conn::queue_error(int status) {
     http::plan_simple_response(status, status == 405 ? "Allow: GET, HEAD\r\n" : "", false, false,
                                1, server_info(), plan_);
     linger_on_close_ = true;
+    linger_no_read_ = false;
     queue_plan(plan_, nullptr, {});
     close_after_ = true;
 }
@@ -698,6 +702,16 @@ void Conn::begin_shutdown() {
 
 void Conn::tick(uint64_t now_ms) {
     if (!active() || closing_) return;
+    if (lingering_ && linger_no_read_) {
+        // Waiting for the peer to have everything (send queue empty) before close(): unread
+        // input that cannot be drained would otherwise make close() send an RST that
+        // discards the tail of the response.
+        int unsent = 0;
+        if (ioctl(fd_.get(), SIOCOUTQ, &unsent) != 0 || unsent == 0) {
+            finish_close();
+            return;
+        }
+    }
     if (recv_starved_) {
         recv_starved_ = false;
         update_recv();

@@ -179,6 +179,8 @@ private:
     bool closing_ = false;         // waiting for in-flight ops before releasing the slot
     bool lingering_ = false;       // SHUT_WR sent; discarding input until EOF or deadline
     bool linger_on_close_ = false; // protocol error: drain input before closing
+    bool linger_no_read_ = false;  // linger without reading (kTLS RX after KeyUpdate):
+                                   // close once the send queue is empty
     bool has_file_seg_ = false;
     bool shutdown_requested_ = false;
 };

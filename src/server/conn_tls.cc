@@ -381,8 +381,12 @@ bool Conn::tls_on_key_update(bool update_requested) {
     TlsState& t = *tls_;
     if (t.rx_kernel) {
         // 6.1–6.13 cannot rekey RX: end the connection cleanly instead of failing mid-stream.
+        // Records under the new key stay unread (the kernel cannot open them), so the close
+        // waits for our send queue to drain instead of reading (see Conn::tick).
         w_.counters().tls_keyupdate_closed.add(1);
         close_after_ = true;
+        linger_on_close_ = true;
+        linger_no_read_ = true;
         if (!busy()) close_graceful();
         return false;
     }
