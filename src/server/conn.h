@@ -104,6 +104,7 @@ private:
     void advance_sent(uint64_t n);
     void responses_done();
     void go_idle();
+    void set_cork(bool on);
     void set_deadline(Deadline d, double seconds);
     void close_graceful();
     void finish_close();
@@ -182,6 +183,7 @@ private:
     bool linger_no_read_ = false;  // linger without reading (kTLS RX after KeyUpdate):
                                    // close once the send queue is empty
     bool has_file_seg_ = false;
+    bool corked_ = false;          // TCP_CORK set while a file body is spliced
     bool shutdown_requested_ = false;
 };
 
