@@ -227,8 +227,7 @@ Result<void> Sealer::seal(ContentType type, std::string_view in, std::string& ou
 Result<std::unique_ptr<Opener>> Opener::make(const tls::TrafficKeys& keys) {
     std::unique_ptr<Opener> o(new Opener());
     if (auto r = o->dir_.init(keys, keys.rx, false); !r) return std::unexpected(r.error());
-    o->in_.reserve(kHeaderLen + kMaxCiphertext12);
-    return o;
+    return o;  // no buffer until bytes arrive: idle connections hold none
 }
 
 void Opener::feed(std::span<const uint8_t> bytes) {
@@ -251,6 +250,13 @@ Result<std::optional<Record>> Opener::fail_sticky(int code) {
 Result<std::optional<Record>> Opener::next() {
     if (error_ != 0) return fail(error_);
     const size_t avail = in_.size() - pos_;
+    if (avail == 0) {
+        // Everything opened: give the buffer back so an idle connection holds no ciphertext
+        // buffer (a record is up to 16 KiB; 10,000 idle connections would keep 160 MiB).
+        std::string().swap(in_);
+        pos_ = 0;
+        return std::optional<Record>{};
+    }
     if (avail < kHeaderLen) return std::optional<Record>{};
     auto* h = reinterpret_cast<uint8_t*>(in_.data()) + pos_;
     const uint8_t outer = h[0];

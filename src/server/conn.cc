@@ -627,6 +627,11 @@ void Conn::go_idle() {
         return;
     }
     if (!parser_->in_progress()) {
+        // Idle between requests: hand back the output buffers, so 10,000 idle keep-alive
+        // connections cost kilobytes each, not a response's worth (one malloc per request).
+        std::string().swap(outbuf_);
+        std::string().swap(plan_.head);
+        std::vector<iovec>().swap(iov_);
         set_deadline(Deadline::Keepalive, w_.config().keepalive_timeout_s);
     } else if (deadline_kind_ != Deadline::Header) {
         set_deadline(Deadline::Header, w_.config().header_timeout_s);

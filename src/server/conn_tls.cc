@@ -22,6 +22,7 @@ namespace {
 
 constexpr size_t kSealChunk = 64 * 1024;   // plaintext sealed per send in user TX mode
 constexpr uint8_t kAlertInternalError = 80;
+constexpr size_t kKeepWireBytes = 4096;  // sealed-output capacity kept between responses
 constexpr uint8_t kHandshakeKeyUpdate = 24;
 
 }  // namespace
@@ -527,6 +528,7 @@ void Conn::tls_pump_sealed() {
         return;
     }
     t.filebuf.reset();
+    if (t.wire.capacity() > kKeepWireBytes) std::string().swap(t.wire);  // idle: small
     if (!out_.empty())
         responses_done();
     else
