@@ -678,7 +678,7 @@ void Conn::abort() {
             uint64_t unsent = 0;
             for (size_t k = out_pos_; k < logs_[i].end_seg && k < out_.size(); ++k)
                 unsent += out_[k].len;
-            if (k_first_unsent_is_pipe(i)) unsent += pipe_fill_;
+            if (pipe_holds_unsent_of(i)) unsent += pipe_fill_;
             const uint64_t b = logs_[i].bytes > unsent ? logs_[i].bytes - unsent : 0;
             emit_log(logs_[i], b);
         }
@@ -688,7 +688,7 @@ void Conn::abort() {
     finish_close();
 }
 
-bool Conn::k_first_unsent_is_pipe(size_t log_index) const {
+bool Conn::pipe_holds_unsent_of(size_t log_index) const {
     return out_pos_ < out_.size() && out_pos_ < logs_[log_index].end_seg &&
            out_[out_pos_].fd >= 0;
 }

@@ -109,7 +109,7 @@ private:
     void close_graceful();
     void finish_close();
     void maybe_release();
-    [[nodiscard]] bool k_first_unsent_is_pipe(size_t log_index) const;
+    [[nodiscard]] bool pipe_holds_unsent_of(size_t log_index) const;
 
     // TLS (conn_tls.cc).
     struct TlsState;
