@@ -23,6 +23,7 @@
 #include "tls/context.h"
 #include "tls/keys.h"
 #include "tls/session.h"
+#include "../tls/memory_client.h"
 
 using namespace sluice;
 using namespace sluice::tls;
@@ -32,114 +33,9 @@ using sluice::record::Sealer;
 
 namespace {
 
-// ---- in-memory wolfSSL client (from tests/unit/tls/tls_test.cc) --------------------------
+// ---- in-memory wolfSSL client: tests/unit/tls/memory_client.h --------------------------
 
-struct Queue {
-    std::string data;
-    size_t pos = 0;
-};
-
-int q_recv(WOLFSSL*, char* buf, int sz, void* ctx) {
-    auto* q = static_cast<Queue*>(ctx);
-    size_t avail = q->data.size() - q->pos;
-    if (avail == 0) return WOLFSSL_CBIO_ERR_WANT_READ;
-    size_t n = std::min(avail, size_t(sz));
-    memcpy(buf, q->data.data() + q->pos, n);
-    q->pos += n;
-    return int(n);
-}
-
-int q_send(WOLFSSL*, char* buf, int sz, void* ctx) {
-    static_cast<std::string*>(ctx)->append(buf, size_t(sz));
-    return sz;
-}
-
-struct Client {
-    WOLFSSL_CTX* ctx = nullptr;
-    WOLFSSL* ssl = nullptr;
-    Queue in;         // from the server
-    std::string out;  // to the server
-    bool done = false, failed = false;
-
-    // version: 12 or 13. ciphers: wolfSSL list.
-    Client(int version, const char* ciphers) {
-        ctx = wolfSSL_CTX_new(version == 12 ? wolfTLSv1_2_client_method()
-                                            : wolfTLSv1_3_client_method());
-        wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, nullptr);
-        EXPECT_EQ(wolfSSL_CTX_set_cipher_list(ctx, ciphers), WOLFSSL_SUCCESS);
-        ssl = wolfSSL_new(ctx);
-        wolfSSL_SSLSetIORecv(ssl, q_recv);
-        wolfSSL_SSLSetIOSend(ssl, q_send);
-        wolfSSL_SetIOReadCtx(ssl, &in);
-        wolfSSL_SetIOWriteCtx(ssl, &out);
-        wolfSSL_UseSessionTicket(ssl);
-    }
-    ~Client() {
-        wolfSSL_free(ssl);
-        wolfSSL_CTX_free(ctx);
-    }
-    Client(const Client&) = delete;
-    Client& operator=(const Client&) = delete;
-
-    void step() {
-        if (done || failed) return;
-        int r = wolfSSL_connect(ssl);
-        if (r == WOLFSSL_SUCCESS) {
-            done = true;
-        } else if (wolfSSL_get_error(ssl, r) != WOLFSSL_ERROR_WANT_READ) {
-            failed = true;
-        }
-    }
-    // Reads every pending server record (also processes NewSessionTicket / KeyUpdate).
-    // `err` gets wolfSSL's error for the call that stopped the loop (WANT_READ when drained).
-    std::string read_all(int* err) {
-        std::string got;
-        std::vector<char> buf(1 << 15);
-        for (;;) {
-            int n = wolfSSL_read(ssl, buf.data(), int(buf.size()));
-            if (n <= 0) {
-                *err = wolfSSL_get_error(ssl, n);
-                break;
-            }
-            got.append(buf.data(), size_t(n));
-        }
-        return got;
-    }
-    // One wolfSSL_write; returns the raw record bytes it produced.
-    std::string write(const std::string& pt) {
-        EXPECT_EQ(wolfSSL_write(ssl, pt.data(), int(pt.size())), int(pt.size()));
-        std::string wire = std::move(out);
-        out.clear();
-        return wire;
-    }
-};
-
-enum class Outcome { Done, Failed, Stuck };
-
-Outcome handshake(Client& c, Session& s) {
-    for (int i = 0; i < 50; ++i) {
-        c.step();
-        if (!c.out.empty()) {
-            s.feed(c.out);
-            c.out.clear();
-        }
-        Session::Step st = s.advance();
-        while (st == Session::Step::WantWrite) {
-            c.in.data.append(s.output());
-            s.consume_output(s.output().size());
-            st = s.advance();
-        }
-        if (st == Session::Step::Failed) {
-            c.in.data.append(s.output());
-            s.consume_output(s.output().size());
-            c.step();
-            return Outcome::Failed;
-        }
-        if (c.failed) return Outcome::Failed;
-        if (st == Session::Step::Done && c.done) return Outcome::Done;
-    }
-    return Outcome::Stuck;
-}
+using namespace sluice::tls::testing;
 
 // ---- the record layer side ---------------------------------------------------------------
 
