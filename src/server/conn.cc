@@ -126,22 +126,17 @@ void Conn::update_recv() {
 
 void Conn::on_recv(int res, uint32_t flags) {
     if (res > 0) {
-        if (flags & IORING_CQE_F_BUFFER) {
-            const auto bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-            core::BufferRing* b = w_.buffers();
-            const std::string_view data(b->buffer(bid), static_cast<size_t>(res));
-            if (tls_)
-                tls_on_ciphertext(data);
-            else
-                on_bytes(data);
-            b->recycle(bid);  // the bytes were parsed or copied: the buffer goes straight back
-        } else if (rxbuf_) {
-            const std::string_view data(rxbuf_.get(), static_cast<size_t>(res));
-            if (tls_)
-                tls_on_ciphertext(data);
-            else
-                on_bytes(data);
-        }
+        // Socket bytes: ciphertext for a TLS connection in user RX (or handshake), else HTTP.
+        const bool provided = (flags & IORING_CQE_F_BUFFER) != 0;
+        const auto bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+        core::BufferRing* b = w_.buffers();
+        const std::string_view data(provided ? b->buffer(bid) : rxbuf_.get(),
+                                    static_cast<size_t>(res));
+        if (tls_)
+            tls_on_ciphertext(data);
+        else
+            on_bytes(data);
+        if (provided) b->recycle(bid);  // parsed or copied: the buffer goes straight back
     } else if (res == 0) {
         read_eof_ = true;
         if (lingering_ || (!busy() && inbuf_.empty())) {
