@@ -43,4 +43,24 @@ struct AccelCounters {
 };
 AccelCounters sluice_tls_accel_counters();
 
+// wolfSSL 5.5.4 creates TLS 1.3 X25519 key shares without a device id, so they would stay in
+// wolfCrypt software (~90 µs each here, against ~30 µs in libcrypto). While an X25519Route is
+// alive on a thread, X25519 keys wolfSSL generates there without a device get `dev` instead
+// (accel_wolf.cc interposes wc_curve25519_make_key). Scope it around wolfSSL_accept.
+class X25519Route {
+public:
+    explicit X25519Route(int dev);
+    ~X25519Route();
+    X25519Route(const X25519Route&) = delete;
+    X25519Route& operator=(const X25519Route&) = delete;
+
+private:
+    int prev_;
+};
+
+// True when the interposition is in effect in this process (the executable exports
+// wc_curve25519_make_key and libwolfssl binds to it). False means TLS 1.3 X25519 stays in
+// wolfCrypt software; everything still works.
+bool sluice_tls_accel_x25519_routed();
+
 }  // namespace sluice::tls

@@ -18,6 +18,8 @@
 #include <wolfssl/wolfcrypt/wc_port.h>
 #include <wolfssl/wolfcrypt/wolfmath.h>
 
+#include <dlfcn.h>
+
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -287,11 +289,42 @@ const char* sluice_tls_accel_describe() {
     static std::once_flag once;
     std::call_once(once, [] {
         std::snprintf(buf, sizeof buf,
-                      "%s: x25519, p256/p384/p521 keygen+ecdh+ecdsa-sign, rsa-private "
+                      "%s: x25519 (%s), p256/p384/p521 keygen+ecdh+ecdsa-sign, rsa-private "
                       "(pkcs1/pss), aes-gcm",
-                      br::libcrypto_version());
+                      br::libcrypto_version(),
+                      sluice_tls_accel_x25519_routed() ? "tls1.2+1.3" : "tls1.2 only");
     });
     return buf;
+}
+
+// ---- TLS 1.3 X25519 key shares ------------------------------------------------------------
+// wolfSSL 5.5.4's TLS 1.3 key share code initialises its curve25519_key with INVALID_DEVID, so
+// the device above never sees it; its call to wc_curve25519_make_key goes through libwolfssl's
+// PLT, though, so the definition below (exported from the executable, see meson.build) runs
+// first. While an X25519Route is active on this thread it gives such a key our device id and
+// then calls wolfSSL's own make_key: keygen and the later shared secret both reach libcrypto.
+// Outside a route, or when wolfSSL already set a device (newer releases pass ssl->devId), it
+// changes nothing.
+namespace {
+thread_local int t_x25519_dev = INVALID_DEVID;
+
+using MakeKeyFn = int (*)(WC_RNG*, int, curve25519_key*);
+MakeKeyFn wolf_make_key() {
+    static const MakeKeyFn fn =
+        reinterpret_cast<MakeKeyFn>(dlsym(RTLD_NEXT, "wc_curve25519_make_key"));
+    return fn;
+}
+}  // namespace
+
+X25519Route::X25519Route(int dev) : prev_(t_x25519_dev) { t_x25519_dev = dev; }
+X25519Route::~X25519Route() { t_x25519_dev = prev_; }
+
+bool sluice_tls_accel_x25519_routed() {
+    // The executable's definition must be the one the dynamic linker hands out (and so the one
+    // libwolfssl's PLT binds to), and wolfSSL's own must be reachable behind it.
+    void* global = dlsym(RTLD_DEFAULT, "wc_curve25519_make_key");
+    return global == reinterpret_cast<void*>(&wc_curve25519_make_key) &&
+           wolf_make_key() != nullptr && wolf_make_key() != &wc_curve25519_make_key;
 }
 
 AccelCounters sluice_tls_accel_counters() {
@@ -310,3 +343,12 @@ AccelCounters sluice_tls_accel_counters() {
 }
 
 }  // namespace sluice::tls
+
+extern "C" int wc_curve25519_make_key(WC_RNG* rng, int keysize, curve25519_key* key) {
+    using namespace sluice::tls;
+    MakeKeyFn real = wolf_make_key();
+    if (real == nullptr || real == &wc_curve25519_make_key) return NOT_COMPILED_IN;
+    if (key != nullptr && key->devId == INVALID_DEVID && t_x25519_dev != INVALID_DEVID)
+        key->devId = t_x25519_dev;
+    return real(rng, keysize, key);
+}

@@ -11,6 +11,9 @@
 
 #include "tls/client_hello.h"
 #include "tls/context_impl.h"
+#if SLUICE_TLS_ACCEL
+#include "tls/accel.h"
+#endif
 
 namespace sluice::tls {
 
@@ -199,6 +202,10 @@ Session::Step Session::advance() {
         int ret;
         {
             CurrentGuard guard(this);
+#if SLUICE_TLS_ACCEL
+            // TLS 1.3 X25519 key shares to the context's crypto device too (accel.h).
+            X25519Route route(wolfSSL_CTX_GetDevId(nullptr, ssl_.get()));
+#endif
             ret = wolfSSL_accept(ssl_.get());
         }
         if (ret == WOLFSSL_SUCCESS && !curve_allowed(ssl_.get())) {

@@ -24,6 +24,9 @@
 
 #include "tls/context.h"
 #include "tls/session.h"
+#if SLUICE_TLS_ACCEL
+#include "tls/accel.h"
+#endif
 #include "memory_client.h"
 
 using namespace sluice::tls;
@@ -771,5 +774,31 @@ TEST(Context, OnlyAllowedGroups) {
         EXPECT_EQ(handshake(c, s), Outcome::Done) << g << s.last_error();
     }
 }
+
+#if SLUICE_TLS_ACCEL
+// wolfSSL 5.5.4 makes TLS 1.3 X25519 key shares without a device id; Session routes them to the
+// libcrypto device (accel.h, X25519Route). The server's keygen and shared secret must both be
+// counted by the device, the in-process client's (outside the route) must not.
+TEST(Session, Tls13X25519KeyShareUsesTheCryptoDevice) {
+    ASSERT_TRUE(sluice::tls::sluice_tls_accel_x25519_routed());
+    TlsOptions o;
+    o.self_signed = true;
+    auto ctx = make_ctx(o);
+    for (int i = 0; i < 3; ++i) {
+        Client c(13, nullptr);
+        int g = WOLFSSL_ECC_X25519;
+        ASSERT_EQ(wolfSSL_set_groups(c.ssl, &g, 1), WOLFSSL_SUCCESS);
+        ASSERT_EQ(wolfSSL_UseKeyShare(c.ssl, WOLFSSL_ECC_X25519), WOLFSSL_SUCCESS);
+        Session s(*ctx);
+        auto before = sluice::tls::sluice_tls_accel_counters();
+        ASSERT_EQ(handshake(c, s), Outcome::Done) << s.last_error();
+        auto after = sluice::tls::sluice_tls_accel_counters();
+        EXPECT_STREQ(wolfSSL_get_curve_name(c.ssl), "X25519");
+        EXPECT_EQ(after.x25519_keygen, before.x25519_keygen + 1);
+        EXPECT_EQ(after.x25519_derive, before.x25519_derive + 1);
+        EXPECT_EQ(after.fallbacks, before.fallbacks);
+    }
+}
+#endif
 
 }  // namespace
