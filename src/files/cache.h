@@ -24,6 +24,7 @@
 
 #include "base/fd.h"
 #include "base/result.h"
+#include "files/mapping.h"
 #include "files/mime.h"
 #include "files/path.h"
 #include "files/root.h"
@@ -41,6 +42,10 @@ struct Variant {
     std::string etag;          // strong, quoted; differs per variant
     bool has_bytes = false;    // st.st_size <= small_max: `bytes` holds the whole file
     std::string bytes;
+    // Free slot for the server: a mapping of `fd` made on first use by the userspace TLS path
+    // (files/mapping.h); map_tried stops retrying a failed mmap. Lives and dies with the entry.
+    mutable Mapping map;
+    mutable bool map_tried = false;
 };
 
 struct Resource {

@@ -39,6 +39,8 @@ constexpr Metric kMetrics[] = {
     {"sluice_tls_connections_mixed_total", &WorkerCounters::tls_mode_mixed},
     {"sluice_tls_connections_user_total", &WorkerCounters::tls_mode_user},
     {"sluice_record_sealed_bytes_total", &WorkerCounters::tls_bytes_sealed},
+    {"sluice_record_sealed_mapped_bytes_total", &WorkerCounters::tls_bytes_sealed_mapped},
+    {"sluice_record_body_truncated_total", &WorkerCounters::tls_body_truncated},
     {"sluice_tls_keyupdate_closed_total", &WorkerCounters::tls_keyupdate_closed},
     {"sluice_ktls_refused_total", &WorkerCounters::ktls_refused},
 };

@@ -43,6 +43,8 @@ struct WorkerCounters {
     Counter tls_mode_mixed;      // one direction in the kernel, the other in userspace
     Counter tls_mode_user;       // both directions in userspace
     Counter tls_bytes_sealed;    // plaintext bytes sealed by the userspace record layer
+    Counter tls_bytes_sealed_mapped;  // … of which straight from a file mapping (no read copy)
+    Counter tls_body_truncated;  // user TX: the file shrank under its mapping (SIGBUS caught)
     Counter tls_keyupdate_closed;  // closed on a KeyUpdate the kernel cannot follow
     Counter ktls_refused;        // --ktls require: connections closed because kTLS failed
     // kTLS setsockopt failures by errno (index = errno, clamped to kMaxErrno).

@@ -367,6 +367,7 @@ void Conn::queue_plan(http::ResponsePlan& plan, const files::Variant* v,
         } else if (v) {
             OutSeg s;
             s.fd = v->fd.get();
+            s.file = v;
             s.file_off = part.offset;
             s.len = part.length;
             s.hold = res;

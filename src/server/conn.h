@@ -62,6 +62,7 @@ private:
         uint64_t len = 0;
         int fd = -1;
         uint64_t file_off = 0;
+        const files::Variant* file = nullptr;  // the variant `fd` belongs to (kept by `hold`)
         std::shared_ptr<files::Resource> hold;
     };
     // An access-log record waiting until its response's last byte is sent.
@@ -131,6 +132,7 @@ private:
     void tls_on_recvmsg(int res, uint32_t flags);
     void tls_pump_sealed();
     void tls_on_file_read(int res);
+    const char* mapped_chunk(const OutSeg& s, size_t n);
     [[nodiscard]] bool tls_user_tx() const;
     [[nodiscard]] bool tls_wire_in_flight() const;
     [[nodiscard]] std::string_view tls_log_tag() const;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "base/sigbus.h"
 #include "ktls/control.h"
 #include "ktls/socket.h"
 #include "record/record.h"
@@ -486,6 +487,41 @@ void Conn::tls_on_recvmsg(int res, uint32_t flags) {
 
 // ---- user TX: seal output, reading file chunks through the ring ---------------------------
 
+namespace {
+// What seal_from_map needs; it runs under base::run_guarded, so it may be abandoned mid-way:
+// nothing here owns anything (Sealer::seal resizes `wire` before it reads the source).
+struct SealArgs {
+    record::Sealer* sealer;
+    const char* src;
+    size_t n;
+    std::string* wire;
+    bool ok;
+};
+
+void seal_from_map(void* p) {
+    auto* a = static_cast<SealArgs*>(p);
+    a->ok = a->sealer
+                ->seal(record::ContentType::ApplicationData, std::string_view(a->src, a->n),
+                       *a->wire)
+                .has_value();
+}
+}  // namespace
+
+// The file bytes of `s` for the next `n`, read straight from a mapping of the file when its
+// pages are in the page cache; nullptr sends the caller down the ring-read path (cold data is
+// read asynchronously there instead of faulting the event loop onto the disk).
+const char* Conn::mapped_chunk(const OutSeg& s, size_t n) {
+    const files::Variant* v = s.file;
+    if (v == nullptr || n == 0) return nullptr;
+    if (!v->map && !v->map_tried) {
+        v->map_tried = true;
+        if (auto m = files::Mapping::create(v->fd.get(), static_cast<size_t>(v->st.st_size)))
+            v->map = std::move(*m);
+    }
+    if (!v->map || !v->map.resident(s.file_off, n)) return nullptr;
+    return v->map.data() + s.file_off;
+}
+
 void Conn::tls_pump_sealed() {
     TlsState& t = *tls_;
     if (t.wire_in_flight || file_read_op_.in_flight()) return;
@@ -505,6 +541,29 @@ void Conn::tls_pump_sealed() {
             continue;
         }
         if (s.fd >= 0) {
+            const auto want = static_cast<size_t>(std::min<uint64_t>(s.len, kSealChunk - sealed));
+            if (const char* src = mapped_chunk(s, want)) {
+                // Sealed straight from the page cache (no read copy). A file that shrank under
+                // the mapping faults: this response cannot be completed, like a short read.
+                SealArgs a{t.sealer.get(), src, want, &t.wire, false};
+                if (!base::run_guarded(src, want, seal_from_map, &a)) {
+                    w_.counters().tls_body_truncated.add(1);
+                    s.file->map_tried = true;
+                    s.file->map = files::Mapping();
+                    abort();
+                    return;
+                }
+                if (!a.ok) {
+                    abort();
+                    return;
+                }
+                w_.counters().tls_bytes_sealed.add(want);
+                w_.counters().tls_bytes_sealed_mapped.add(want);
+                sealed += want;
+                s.file_off += want;
+                s.len -= want;
+                continue;
+            }
             if (sealed > 0) break;  // send what is sealed first
             if (!t.filebuf) t.filebuf = std::make_unique<char[]>(kSealChunk);
             const auto n = static_cast<unsigned>(std::min<uint64_t>(s.len, kSealChunk));

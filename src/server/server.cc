@@ -12,6 +12,7 @@
 
 #include "base/addr.h"
 #include "base/log.h"
+#include "base/sigbus.h"
 #include "config/config.h"
 #include "core/ring.h"
 #include "files/mime.h"
@@ -131,6 +132,7 @@ int main_entry(int argc, char** argv) {
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    base::install_sigbus_guard();  // user TX seals from file mappings (base/sigbus.h)
 
     Shared shared;
     shared.config = &cfg;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,8 +39,24 @@ TEST(Counters, SumsAcrossWorkersAndSkipsNull) {
     EXPECT_EQ(metric(text, "sluice_server_timeouts_keepalive_total"), 2u);
     EXPECT_EQ(metric(text, "sluice_server_timeouts_header_total"), 0u);
     EXPECT_EQ(text.back(), '\n');
-    // 21 metrics, one line each (kTLS errno lines only appear when non-zero).
-    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 21);
+    // One "name value" line per metric, no name twice (kTLS errno lines only appear when
+    // non-zero).
+    std::set<std::string> names;
+    size_t lines = 0;
+    for (size_t pos = 0; pos < text.size();) {
+        size_t eol = text.find('\n', pos);
+        ASSERT_NE(eol, std::string::npos);
+        std::string line = text.substr(pos, eol - pos);
+        size_t sp = line.find(' ');
+        ASSERT_NE(sp, std::string::npos) << line;
+        EXPECT_EQ(line.rfind("sluice_", 0), 0u) << line;
+        EXPECT_EQ(line.find_first_not_of("0123456789", sp + 1), std::string::npos) << line;
+        names.insert(line.substr(0, sp));
+        ++lines;
+        pos = eol + 1;
+    }
+    EXPECT_EQ(names.size(), lines);
+    EXPECT_GE(lines, 21u);
     EXPECT_EQ(text.find("sluice_ktls_setsockopt_failures_total"), std::string::npos);
 }
 
