@@ -114,7 +114,7 @@ Result<TlsDiag> parse_ulp(std::span<const uint8_t> ulp) {
     });
     if (!r) return std::unexpected(r.error());
     if (name != "tls") return fail(name.empty() ? EBADMSG : ENOPROTOOPT);
-    if (!have_tls) return fail(ENODATA);  // tls ULP without a context (keys not set yet)
+    if (!have_tls) return fail(ENODATA);  // tls_get_info found no context: it drops its nest
     return parse_tls_nest(tls);
 }
 

@@ -241,7 +241,7 @@ TEST(Diag, NoUlpOtherUlpEmptyTls) {
     EXPECT_EQ(err_of(parse_reply(diag_reply(1, {}), 1, kCookie)), ENODATA);
     const Bytes mptcp = attr(INET_DIAG_ULP_INFO, attr(INET_ULP_INFO_NAME, str("mptcp")));
     EXPECT_EQ(err_of(parse_reply(diag_reply(1, mptcp), 1, kCookie)), ENOPROTOOPT);
-    // ULP "tls" attached, keys not set: tls_get_info cancels its nest.
+    // ULP "tls" without a context (tls_get_info cancels its nest).
     const Bytes bare = attr(INET_DIAG_ULP_INFO, attr(INET_ULP_INFO_NAME, str("tls")));
     EXPECT_EQ(err_of(parse_reply(diag_reply(1, bare), 1, kCookie)), ENODATA);
 }
