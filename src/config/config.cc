@@ -29,7 +29,7 @@ enum class Opt {
     Help, Version, Listen, Threads, AccessLog, MaxConnections, HeaderTimeout, KeepaliveTimeout,
     SendTimeout, ShutdownGrace, Autoindex, Dotfiles, SmallFileMax, CacheSize, Backlog,
     ServerName, TlsListen, Cert, Key, SelfSigned, Ktls, TlsTxZerocopyRo, TlsVersions, Ciphers,
-    TicketKeys, HandshakeTimeout, KtlsProbe,
+    TicketKeys, HandshakeTimeout, KtlsProbe, KtlsDiag,
 };
 
 struct OptSpec {
@@ -68,6 +68,7 @@ constexpr OptSpec kOptions[] = {
     {"--ticket-keys", Opt::TicketKeys, true},
     {"--handshake-timeout", Opt::HandshakeTimeout, true},
     {"--ktls-probe", Opt::KtlsProbe, false},
+    {"--ktls-diag", Opt::KtlsDiag, true},
 };
 
 // Echoes user input in an error with control bytes escaped, so the message stays one line.
@@ -243,6 +244,17 @@ std::expected<void, std::string> apply(Opt id, std::string_view flag, std::strin
                 cfg.ktls = Config::Ktls::Off;
             } else {
                 return flag_error(flag, "auto, require or off", value);
+            }
+            return {};
+        case Opt::KtlsDiag:
+            if (value == "auto") {
+                cfg.ktls_diag = Config::KtlsDiag::Auto;
+            } else if (value == "always") {
+                cfg.ktls_diag = Config::KtlsDiag::Always;
+            } else if (value == "off") {
+                cfg.ktls_diag = Config::KtlsDiag::Off;
+            } else {
+                return flag_error(flag, "auto, always or off", value);
             }
             return {};
         case Opt::TlsTxZerocopyRo:
@@ -431,6 +443,12 @@ std::string help_text() {
            "                           else userspace records; require: refuse to start w/o\n"
            "                           the tls ULP and close (with an alert) connections the\n"
            "                           kernel refuses; off: userspace always. Default: auto\n"
+           "  --ktls-diag MODE         ask sock_diag, per kTLS connection, whether the NIC\n"
+           "                           (kernel-hw) or the kernel CPU (kernel-sw) does the\n"
+           "                           records: one netlink round trip per handshake.\n"
+           "                           auto: only when an interface has tls-hw-tx-offload\n"
+           "                           or tls-hw-rx-offload on at startup; always; off.\n"
+           "                           Default: auto\n"
            "  --tls-tx-zerocopy-ro     set TLS_TX_ZEROCOPY_RO on kTLS sockets (NIC offload\n"
            "                           sends file pages without copying). HAZARD: only for\n"
            "                           files never modified in place while being served, or\n"

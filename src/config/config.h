@@ -33,6 +33,7 @@ struct Config {
 
     // HTTPS (see docs/design.md, "Who does the crypto").
     enum class Ktls { Auto, Require, Off };
+    enum class KtlsDiag { Auto, Always, Off };
     struct CertKey {
         std::string cert_file;
         std::string key_file;
@@ -41,6 +42,7 @@ struct Config {
     std::vector<CertKey> certs;                // --cert FILE --key FILE, repeatable pairs
     bool self_signed = false;                  // --self-signed
     Ktls ktls = Ktls::Auto;                    // --ktls auto|require|off
+    KtlsDiag ktls_diag = KtlsDiag::Auto;       // --ktls-diag auto|always|off
     bool tls_tx_zerocopy_ro = false;           // --tls-tx-zerocopy-ro
     std::string tls_versions = "1.2,1.3";      // --tls-versions 1.2|1.3|1.2,1.3
     std::string ciphers;                       // --ciphers LIST (empty: all allowed suites)

@@ -171,6 +171,25 @@ NetdevCheck probe_netdev(const char* ifname) {
     return out;
 }
 
+std::vector<NetdevCheck> probe_netdevs() {
+    std::vector<NetdevCheck> out;
+    if (struct if_nameindex* ifs = if_nameindex()) {
+        for (struct if_nameindex* i = ifs; i->if_index != 0 && i->if_name != nullptr; ++i) {
+            out.push_back(probe_netdev(i->if_name));
+        }
+        if_freenameindex(ifs);
+    }
+    return out;
+}
+
+bool any_tls_offload(const std::vector<NetdevCheck>& netdevs) {
+    auto on = [](NicState s) { return s == NicState::On || s == NicState::OnFixed; };
+    for (const NetdevCheck& d : netdevs) {
+        if (on(d.tls_tx) || on(d.tls_rx)) return true;
+    }
+    return false;
+}
+
 bool ulp_available() {
     auto p = loopback_pair();
     return p && attach_ulp(p->server.get()).has_value();
@@ -218,6 +237,7 @@ ProbeReport probe() {
         inherit(r.zerocopy_ro_get, r.ulp);
         inherit(r.rx_expect_no_pad, r.ulp);
         inherit(r.rekey, r.ulp);
+        inherit(r.sock_diag, r.ulp);
     } else {
         for (auto& c : r.ciphers) {
             auto p = loopback_pair();
@@ -240,6 +260,13 @@ ProbeReport probe() {
             const bool tls13_gcm =
                 c.version == tls::Version::Tls13 && c.cipher == tls::Cipher::Aes128Gcm;
             if (first) {
+                // What the kernel says it chose for this socket: loopback is always software.
+                auto ds = DiagSocket::open();
+                auto d = ds ? ds->query(fd) : Result<TlsDiag>(std::unexpected(ds.error()));
+                const bool nodata = !d && d.error().code == ENODATA;
+                set(r.sock_diag, d ? Result<void>{} : Result<void>(std::unexpected(d.error())),
+                    nodata ? "no ULP info in the reply (old kernel without CAP_NET_ADMIN?)" : "");
+                if (d) r.sock_diag_info = *d;
                 set(r.zerocopy_ro_set, set_tx_zerocopy_ro(fd, true), "needs kernel 5.19+");
                 auto g = get_tx_zerocopy_ro(fd);
                 set(r.zerocopy_ro_get,
@@ -265,12 +292,7 @@ ProbeReport probe() {
         }
     }
 
-    if (struct if_nameindex* ifs = if_nameindex()) {
-        for (struct if_nameindex* i = ifs; i->if_index != 0 && i->if_name != nullptr; ++i) {
-            r.netdevs.push_back(probe_netdev(i->if_name));
-        }
-        if_freenameindex(ifs);
-    }
+    r.netdevs = probe_netdevs();
     return r;
 }
 
@@ -302,6 +324,11 @@ std::string render(const ProbeReport& r) {
     line("TLS_RX_EXPECT_NO_PAD (TLS 1.3)", r.rx_expect_no_pad);
     line("TLS 1.3 rekey (TLS_TX twice)", r.rekey);
     line("/proc/net/tls_stat", r.tls_stat);
+    if (r.sock_diag.ok) {
+        out += "sock_diag TLS info (loopback pair)  " + describe(r.sock_diag_info) + "\n";
+    } else {
+        line("sock_diag TLS info (loopback pair)", r.sock_diag);
+    }
     out += "NIC TLS offload (ethtool -k):\n";
     if (r.netdevs.empty()) out += "  (no interfaces)\n";
     for (const auto& d : r.netdevs) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ktls/diag.h"
 #include "tls/keys.h"
 
 namespace sluice::ktls {
@@ -44,6 +45,8 @@ struct ProbeReport {
     Check rx_expect_no_pad;  // TLS 1.3, after TLS_RX
     Check rekey;             // second TLS_TX on a TLS 1.3 socket: ok on ≥ 6.14, EBUSY before
     Check tls_stat;          // /proc/net/tls_stat readable
+    Check sock_diag;         // sock_diag on the TLS 1.2 AES-128-GCM pair after TLS_TX + TLS_RX
+    TlsDiag sock_diag_info;  // what it reported (loopback: TX sw, RX sw)
     std::vector<NetdevCheck> netdevs;
 };
 
@@ -55,5 +58,10 @@ std::string_view nic_state_name(NicState s);
 
 // Exposed for tests: ethtool lookup of one interface.
 NetdevCheck probe_netdev(const char* ifname);
+// ethtool lookup of every interface (if_nameindex order).
+std::vector<NetdevCheck> probe_netdevs();
+// Some interface has tls-hw-tx-offload or tls-hw-rx-offload on: the kernel may pick device
+// offload for a connection, so asking sock_diag per connection can tell something.
+bool any_tls_offload(const std::vector<NetdevCheck>& netdevs);
 
 }  // namespace sluice::ktls

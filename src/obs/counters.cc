@@ -36,6 +36,7 @@ constexpr Metric kMetrics[] = {
     {"sluice_tls_handshakes_ok_total", &WorkerCounters::handshakes_ok},
     {"sluice_tls_handshakes_failed_total", &WorkerCounters::handshakes_failed},
     {"sluice_tls_connections_kernel_total", &WorkerCounters::tls_mode_kernel},
+    {"sluice_tls_connections_kernel_hw_total", &WorkerCounters::tls_mode_kernel_hw},
     {"sluice_tls_connections_mixed_total", &WorkerCounters::tls_mode_mixed},
     {"sluice_tls_connections_user_total", &WorkerCounters::tls_mode_user},
     {"sluice_record_sealed_bytes_total", &WorkerCounters::tls_bytes_sealed},
@@ -43,6 +44,11 @@ constexpr Metric kMetrics[] = {
     {"sluice_record_body_truncated_total", &WorkerCounters::tls_body_truncated},
     {"sluice_tls_keyupdate_closed_total", &WorkerCounters::tls_keyupdate_closed},
     {"sluice_ktls_refused_total", &WorkerCounters::ktls_refused},
+    {"sluice_ktls_diag_tx_hw_total", &WorkerCounters::ktls_diag_tx_hw},
+    {"sluice_ktls_diag_tx_sw_total", &WorkerCounters::ktls_diag_tx_sw},
+    {"sluice_ktls_diag_rx_hw_total", &WorkerCounters::ktls_diag_rx_hw},
+    {"sluice_ktls_diag_rx_sw_total", &WorkerCounters::ktls_diag_rx_sw},
+    {"sluice_ktls_diag_failed_total", &WorkerCounters::ktls_diag_failed},
 };
 
 }  // namespace

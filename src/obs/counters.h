@@ -39,7 +39,8 @@ struct WorkerCounters {
     Counter accept_paused;       // times accepting paused at max_connections
     Counter handshakes_ok;       // TLS handshakes completed (keys handed off)
     Counter handshakes_failed;   // TLS handshakes that failed (alert sent or timeout)
-    Counter tls_mode_kernel;     // TLS connections with kernel TX and RX
+    Counter tls_mode_kernel;     // TLS connections with kernel TX and RX (kernel-sw + kernel-hw)
+    Counter tls_mode_kernel_hw;  // of those, the NIC does TX or RX records (sock_diag said so)
     Counter tls_mode_mixed;      // one direction in the kernel, the other in userspace
     Counter tls_mode_user;       // both directions in userspace
     Counter tls_bytes_sealed;    // plaintext bytes sealed by the userspace record layer
@@ -47,6 +48,12 @@ struct WorkerCounters {
     Counter tls_body_truncated;  // user TX: the file shrank under its mapping (SIGBUS caught)
     Counter tls_keyupdate_closed;  // closed on a KeyUpdate the kernel cannot follow
     Counter ktls_refused;        // --ktls require: connections closed because kTLS failed
+    // --ktls-diag: what sock_diag said per kernel direction (TLS_HW/HW_RECORD = hw).
+    Counter ktls_diag_tx_hw;
+    Counter ktls_diag_tx_sw;
+    Counter ktls_diag_rx_hw;
+    Counter ktls_diag_rx_sw;
+    Counter ktls_diag_failed;    // queries that gave no answer (the mode then says kernel-sw)
     // kTLS setsockopt failures by errno (index = errno, clamped to kMaxErrno).
     static constexpr int kMaxErrno = 134;
     Counter ktls_errno[kMaxErrno + 1];

@@ -188,16 +188,22 @@ void Conn::tls_handoff() {
     if (!t.rx_kernel) t.opener = std::move(*opener);
     keys->wipe();
 
-    const char* mode = t.tx_kernel && t.rx_kernel ? "kernel-sw"
+    // The kernel may have given a direction to the NIC (TLS_HW); only sock_diag says so.
+    // kernel-hw: both directions in the kernel and at least one of them on the NIC.
+    const Worker::KtlsHw hw = w_.ktls_where(fd_.get(), t.tx_kernel, t.rx_kernel);
+    const bool on_nic = hw.tx || hw.rx;
+    const char* mode = t.tx_kernel && t.rx_kernel ? (on_nic ? "kernel-hw" : "kernel-sw")
                        : (t.tx_kernel || t.rx_kernel) ? "mixed"
                                                       : "user";
     obs::WorkerCounters& c = w_.counters();
-    if (t.tx_kernel && t.rx_kernel)
+    if (t.tx_kernel && t.rx_kernel) {
         c.tls_mode_kernel.add(1);
-    else if (t.tx_kernel || t.rx_kernel)
+        if (on_nic) c.tls_mode_kernel_hw.add(1);
+    } else if (t.tx_kernel || t.rx_kernel) {
         c.tls_mode_mixed.add(1);
-    else
+    } else {
         c.tls_mode_user.add(1);
+    }
     t.log_tag = std::string(tls::version_name(t.version)) + " " +
                 std::string(tls::cipher_name(t.cipher)) + " " + mode;
 

@@ -93,6 +93,19 @@ int main_entry(int argc, char** argv) {
             return kExitUsage;
         }
     }
+    // --ktls-diag: a sock_diag round trip per kTLS handshake can only tell "NIC" where an
+    // interface offloads TLS, so auto asks only then (interfaces are checked once, here).
+    bool ktls_diag = false;
+    if (ktls_ok && cfg.ktls_diag == config::Config::KtlsDiag::Always) {
+        ktls_diag = true;
+    } else if (ktls_ok && cfg.ktls_diag == config::Config::KtlsDiag::Auto) {
+        const auto netdevs = ktls::probe_netdevs();
+        ktls_diag = ktls::any_tls_offload(netdevs);
+        if (ktls_diag) {
+            log_error("kTLS: an interface has TLS offload on; asking sock_diag per connection "
+                      "(kernel-hw or kernel-sw in the access log; --ktls-diag off to skip)");
+        }
+    }
 
     // Every worker gets its own SO_REUSEPORT socket per address. Bind them all before any
     // thread starts so a busy port is reported once and nothing is half-started. Port 0 is
@@ -141,6 +154,7 @@ int main_entry(int argc, char** argv) {
     shared.log_sink = *sink;
     shared.tls = tls_ctx.get();
     shared.ktls_available = ktls_ok;
+    shared.ktls_diag = ktls_diag;
 
     std::vector<std::unique_ptr<Worker>> workers;
     std::vector<std::thread> thread_handles;

@@ -235,6 +235,37 @@ void Worker::tick() {
     }
 }
 
+Worker::KtlsHw Worker::ktls_diag(int fd, bool tx_kernel, bool rx_kernel) {
+    Result<ktls::TlsDiag> d = std::unexpected(Errno{0});
+    if (!diag_) {
+        auto s = ktls::DiagSocket::open();
+        if (s)
+            diag_.emplace(std::move(*s));
+        else
+            d = std::unexpected(s.error());
+    }
+    if (diag_) d = diag_->query(fd);
+    if (!d) {
+        counters_.ktls_diag_failed.add(1);
+        if (!diag_error_logged_) {  // once per worker: the cause is the same for every socket
+            diag_error_logged_ = true;
+            log_error("worker %u: --ktls-diag: sock_diag gave no TLS info: %s (reported as "
+                      "kernel-sw)", index_, d.error().message());
+        }
+        return {};
+    }
+    KtlsHw hw;
+    if (tx_kernel) {
+        hw.tx = ktls::is_hw(d->tx);
+        (hw.tx ? counters_.ktls_diag_tx_hw : counters_.ktls_diag_tx_sw).add(1);
+    }
+    if (rx_kernel) {
+        hw.rx = ktls::is_hw(d->rx);
+        (hw.rx ? counters_.ktls_diag_rx_hw : counters_.ktls_diag_rx_sw).add(1);
+    }
+    return hw;
+}
+
 Result<Pipe> Worker::acquire_pipe() {
     if (!pipes_.empty()) {
         Pipe p = std::move(pipes_.back());

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "files/mime.h"
 #include "files/root.h"
 #include "http/date.h"
+#include "ktls/diag.h"
 #include "obs/access_log.h"
 #include "obs/counters.h"
 
@@ -34,6 +36,7 @@ struct Shared {
     const config::Config* config = nullptr;
     tls::Context* tls = nullptr;       // null without --tls-listen
     bool ktls_available = false;       // the tls ULP attached on a probe socket at startup
+    bool ktls_diag = false;            // ask sock_diag per kTLS connection (--ktls-diag)
     const files::Root* root = nullptr;
     const files::MimeTypes* mime = nullptr;
     std::shared_ptr<obs::LogSink> log_sink;
@@ -81,6 +84,16 @@ public:
                                  : err]
             .add(1);
     }
+    // Whether the NIC (TLS_HW) does each kernel direction's records, per sock_diag; counted.
+    // Without --ktls-diag in effect (auto found no offloading interface) it costs a branch.
+    struct KtlsHw {
+        bool tx = false;
+        bool rx = false;
+    };
+    KtlsHw ktls_where(int fd, bool tx_kernel, bool rx_kernel) {
+        if (!shared_.ktls_diag || !(tx_kernel || rx_kernel)) return {};
+        return ktls_diag(fd, tx_kernel, rx_kernel);
+    }
     Result<Pipe> acquire_pipe();
     void release_pipe(Pipe&& p);
     // Called by a Conn once its last op completed and its fd is closed.
@@ -101,6 +114,7 @@ private:
     void tick();
     void maybe_resume_accept();
     Conn* new_conn();
+    KtlsHw ktls_diag(int fd, bool tx_kernel, bool rx_kernel);
 
     const Shared& shared_;
     unsigned index_;
@@ -110,6 +124,8 @@ private:
     std::vector<std::unique_ptr<Conn>> conns_;
     std::vector<Conn*> free_conns_;
     std::vector<Pipe> pipes_;
+    std::optional<ktls::DiagSocket> diag_;  // opened at the first kTLS connection asked about
+    bool diag_error_logged_ = false;
     std::unique_ptr<files::FileCache> cache_;
     std::unique_ptr<obs::AccessLog> log_;
     http::DateCache dates_;

@@ -5,9 +5,11 @@ certificate/key errors (one stderr line naming the file, exit 2), --self-signed.
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -18,7 +20,7 @@ from tls_certs import TlsServer  # noqa: E402
 
 TLS_FLAGS = ['--tls-listen', '--cert', '--key', '--self-signed', '--ktls', '--tls-tx-zerocopy-ro',
              '--tls-versions', '--ciphers', '--ticket-keys', '--handshake-timeout',
-             '--ktls-probe']
+             '--ktls-probe', '--ktls-diag']
 
 
 def run(*args, timeout=15):
@@ -161,6 +163,10 @@ class TlsCli(unittest.TestCase):
         p = self.run_bounded(self.tls_args(self.ec[0], self.ec[1], '--ktls', 'sometimes'))
         self.assertStartupError(p, '--ktls')
 
+    def test_ktls_diag_bad_value(self):
+        p = self.run_bounded(self.tls_args(self.ec[0], self.ec[1], '--ktls-diag', 'sometimes'))
+        self.assertStartupError(p, '--ktls-diag')
+
     def test_tls_versions_bad_value(self):
         p = self.run_bounded(self.tls_args(self.ec[0], self.ec[1], '--tls-versions', '1.1'))
         self.assertStartupError(p, '--tls-versions')
@@ -200,6 +206,35 @@ class TlsCli(unittest.TestCase):
             r = tls_certs.tls_get(s, '/a.txt')
             self.assertEqual(r.body, b'AAAA\n', mode)
             s.stop()
+
+    def test_ktls_diag_changes_nothing_without_ktls(self):
+        # No tls ULP on this kernel: every connection is "user", so there is nothing to ask
+        # sock_diag about, whatever --ktls-diag says (the UML suite covers the kernel side).
+        if tls_certs.kernel_has_ktls():
+            self.skipTest('/proc/net/tls_stat exists: this kernel has the tls ULP')
+        for mode in ('always', 'auto', 'off'):
+            s = TlsServer(root=self.root, certs=[self.ec], args=['--ktls-diag', mode])
+            self.addCleanup(s.cleanup)
+            s.start()
+            for _ in range(2):
+                self.assertEqual(tls_certs.tls_get(s, '/a.txt').body, b'AAAA\n', mode)
+            s.send_signal(signal.SIGUSR1)
+            deadline = time.monotonic() + 5
+            while 'sluice_ktls_diag_failed_total' not in s.stderr() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            s.stop()
+            err = s.stderr()
+            counters = {k: int(v) for k, v in re.findall(r'(?m)^(sluice_\w+) (\d+)$', err)}
+            diag = {k: v for k, v in counters.items() if k.startswith('sluice_ktls_diag_')}
+            self.assertEqual(len(diag), 5, err)
+            self.assertTrue(all(v == 0 for v in diag.values()), '%s: %r' % (mode, diag))
+            self.assertEqual(counters.get('sluice_tls_connections_user_total'), 2, err)
+            self.assertEqual(counters.get('sluice_tls_connections_kernel_hw_total'), 0, err)
+            self.assertNotIn('sock_diag', err, mode)
+            lines = [l for l in s.read_access_log().splitlines() if l.strip()]
+            self.assertEqual(len(lines), 2, s.read_access_log())
+            for l in lines:
+                self.assertTrue(l.endswith(' user'), '%s: %r' % (mode, l))
 
     def test_zerocopy_flag_accepted(self):
         s = self.start(certs=[self.ec], args=['--tls-tx-zerocopy-ro'])

@@ -6,7 +6,8 @@
 Asserts: exit status 0; the tls ULP is available; TLS_TX and TLS_RX "yes" for TLS 1.2 and 1.3 with
 AES128-GCM, AES256-GCM and CHACHA20-POLY1305; TLS_TX_ZEROCOPY_RO settable and read back as 1;
 TLS_RX_EXPECT_NO_PAD "yes" (TLS 1.3); TLS 1.3 rekey "no" below kernel 6.14 ("yes" from 6.14);
-/proc/net/tls_stat present; the kernel version line names this kernel.
+/proc/net/tls_stat present; sock_diag reports TX sw, RX sw for the TLS 1.2 AES-128-GCM loopback
+socket; the kernel version line names this kernel.
 Exit 0 pass, 1 fail, 77 skip (no SLUICE_BIN, or not inside a kTLS kernel).
 """
 
@@ -71,6 +72,10 @@ want = "yes" if kernel >= (6, 14) else "no"
 check(rekey.split(" ")[0] == want,
       f"TLS 1.3 rekey {rekey!r} starts with {want!r} (kernel {kernel[0]}.{kernel[1]})")
 check(value("/proc/net/tls_stat") == "yes", "/proc/net/tls_stat: yes")
+# sock_diag on the TLS 1.2 AES-128-GCM loopback socket: loopback is always software kTLS.
+diag = value("sock_diag TLS info (loopback pair)") or ""
+check(diag == "TX sw, RX sw (TLS 1.2, AES-GCM-128)",
+      f"sock_diag TLS info {diag!r} == 'TX sw, RX sw (TLS 1.2, AES-GCM-128)'")
 
 if failures:
     print(f"FAIL: {len(failures)} check(s) failed", file=sys.stderr)

@@ -281,6 +281,19 @@ TEST(ParseCliTls, ErrorsNameTheFlag) {
     EXPECT_NE(parse_err({"--handshake-timeout", "0"}).find("--handshake-timeout"), std::string::npos);
 }
 
+TEST(ParseCliTls, KtlsDiag) {
+    Config d = parse_ok({"--tls-listen", "127.0.0.1:8443", "--self-signed"});
+    EXPECT_EQ(d.ktls_diag, Config::KtlsDiag::Auto);
+    EXPECT_EQ(parse_ok({"--tls-listen", "127.0.0.1:8443", "--self-signed", "--ktls-diag",
+                        "always"}).ktls_diag,
+              Config::KtlsDiag::Always);
+    EXPECT_EQ(parse_ok({"--tls-listen", "127.0.0.1:8443", "--self-signed", "--ktls-diag=off"})
+                  .ktls_diag,
+              Config::KtlsDiag::Off);
+    EXPECT_EQ(parse_err({"--ktls-diag", "yes"}), "--ktls-diag: expected auto, always or off, got 'yes'");
+    EXPECT_NE(help_text().find("--ktls-diag MODE"), std::string::npos);
+}
+
 TEST(ParseCliTls, ProbeAction) {
     auto r = parse({"--ktls-probe"});
     ASSERT_TRUE(r.has_value());

@@ -56,7 +56,7 @@ TEST(Counters, SumsAcrossWorkersAndSkipsNull) {
         pos = eol + 1;
     }
     EXPECT_EQ(names.size(), lines);
-    EXPECT_GE(lines, 21u);
+    EXPECT_GE(lines, 27u);
     EXPECT_EQ(text.find("sluice_ktls_setsockopt_failures_total"), std::string::npos);
 }
 
@@ -71,6 +71,26 @@ TEST(Counters, KtlsFailuresByErrno) {
     EXPECT_NE(text.find("sluice_ktls_setsockopt_failures_total{errno=\"2\"} 4\n"),
               std::string::npos);
     EXPECT_EQ(metric(text, "sluice_tls_handshakes_ok_total"), 5u);
+}
+
+TEST(Counters, KtlsDiag) {
+    WorkerCounters a;
+    WorkerCounters b;
+    a.tls_mode_kernel.add(3);
+    a.tls_mode_kernel_hw.add(2);
+    a.ktls_diag_tx_hw.add(2);
+    b.ktls_diag_tx_sw.add(1);
+    a.ktls_diag_rx_sw.add(3);
+    b.ktls_diag_failed.add(1);
+    const WorkerCounters* all[] = {&a, &b};
+    std::string text = render_counters(all);
+    EXPECT_EQ(metric(text, "sluice_tls_connections_kernel_total"), 3u);
+    EXPECT_EQ(metric(text, "sluice_tls_connections_kernel_hw_total"), 2u);
+    EXPECT_EQ(metric(text, "sluice_ktls_diag_tx_hw_total"), 2u);
+    EXPECT_EQ(metric(text, "sluice_ktls_diag_tx_sw_total"), 1u);
+    EXPECT_EQ(metric(text, "sluice_ktls_diag_rx_hw_total"), 0u);
+    EXPECT_EQ(metric(text, "sluice_ktls_diag_rx_sw_total"), 3u);
+    EXPECT_EQ(metric(text, "sluice_ktls_diag_failed_total"), 1u);
 }
 
 TEST(Counters, CountStatusBuckets) {

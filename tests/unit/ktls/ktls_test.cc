@@ -251,6 +251,8 @@ TEST(Probe, RunsAndReports) {
             EXPECT_FALSE(c.rx.ok);
         }
         EXPECT_FALSE(r.rekey.ok);
+        EXPECT_FALSE(r.sock_diag.ok);
+        EXPECT_EQ(r.sock_diag.err, r.ulp.err);
         if (r.ulp.err == ENOENT) {
             EXPECT_NE(text.find("ENOENT"), std::string::npos) << text;
             EXPECT_NE(text.find("tls module not available"), std::string::npos) << text;
@@ -261,6 +263,10 @@ TEST(Probe, RunsAndReports) {
             EXPECT_TRUE(c.tx.ok) << text;
             EXPECT_TRUE(c.rx.ok) << text;
         }
+        // Loopback is software kTLS only.
+        EXPECT_TRUE(r.sock_diag.ok) << text;
+        EXPECT_EQ(r.sock_diag_info.tx, TlsConf::Sw);
+        EXPECT_EQ(r.sock_diag_info.rx, TlsConf::Sw);
     }
     printf("%s", text.c_str());
 }
@@ -273,6 +279,19 @@ TEST(Probe, LoopbackNetdev) {
     }
     NetdevCheck none = probe_netdev("nosuchdev0");
     EXPECT_NE(none.err, 0);
+}
+
+TEST(Probe, AnyTlsOffload) {
+    NetdevCheck off{"eth0", 0, NicState::OffFixed, NicState::Off};
+    NetdevCheck tx{"eth1", 0, NicState::On, NicState::Off};
+    NetdevCheck rx{"eth2", 0, NicState::Off, NicState::OnFixed};
+    NetdevCheck failed{"eth3", EPERM, NicState::NotPresent, NicState::NotPresent};
+    EXPECT_FALSE(any_tls_offload({}));
+    EXPECT_FALSE(any_tls_offload({off, failed}));
+    EXPECT_TRUE(any_tls_offload({off, tx}));
+    EXPECT_TRUE(any_tls_offload({rx}));
+    // lo and friends never offload; this host's interfaces come back one entry each.
+    EXPECT_FALSE(probe_netdevs().empty());
 }
 
 TEST(TlsStat, ParsesKernelText) {
