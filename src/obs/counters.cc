@@ -40,6 +40,10 @@ constexpr Metric kMetrics[] = {
     {"sluice_tls_connections_user_total", &WorkerCounters::tls_mode_user},
     {"sluice_record_sealed_bytes_total", &WorkerCounters::tls_bytes_sealed},
     {"sluice_tls_keyupdate_closed_total", &WorkerCounters::tls_keyupdate_closed},
+    {"sluice_tls_keyupdate_kernel_rekeyed_total", &WorkerCounters::tls_keyupdate_kernel_rekeyed},
+    {"sluice_tls_keyupdate_kernel_tx_rekeyed_total",
+     &WorkerCounters::tls_keyupdate_kernel_tx_rekeyed},
+    {"sluice_tls_keyupdate_rekey_failed_total", &WorkerCounters::tls_keyupdate_rekey_failed},
     {"sluice_ktls_refused_total", &WorkerCounters::ktls_refused},
 };
 

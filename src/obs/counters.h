@@ -44,6 +44,9 @@ struct WorkerCounters {
     Counter tls_mode_user;       // both directions in userspace
     Counter tls_bytes_sealed;    // plaintext bytes sealed by the userspace record layer
     Counter tls_keyupdate_closed;  // closed on a KeyUpdate the kernel cannot follow
+    Counter tls_keyupdate_kernel_rekeyed;     // KeyUpdates followed by a TLS_RX rekey (≥ 6.14)
+    Counter tls_keyupdate_kernel_tx_rekeyed;  // our KeyUpdates sent + TLS_TX rekeyed (≥ 6.14)
+    Counter tls_keyupdate_rekey_failed;       // closed: derivation, sendmsg or TLS_TX/RX failed
     Counter ktls_refused;        // --ktls require: connections closed because kTLS failed
     // kTLS setsockopt failures by errno (index = errno, clamped to kMaxErrno).
     static constexpr int kMaxErrno = 134;
