@@ -296,6 +296,17 @@ ProbeReport probe() {
     return r;
 }
 
+bool rekey_available() {
+    auto p = loopback_pair();
+    if (!p) return false;
+    const int fd = p->server.get();
+    if (!attach_ulp(fd)) return false;
+    tls::TrafficKeys k = dummy_keys(tls::Version::Tls13, tls::Cipher::Aes128Gcm);
+    if (!set_tx(fd, k)) return false;
+    k.tx.key[0] ^= 0xff;
+    return rekey_tx(fd, k).has_value();
+}
+
 std::string render(const ProbeReport& r) {
     std::string out;
     auto line = [&out](std::string_view label, const Check& c) {
@@ -323,6 +334,7 @@ std::string render(const ProbeReport& r) {
     }
     line("TLS_RX_EXPECT_NO_PAD (TLS 1.3)", r.rx_expect_no_pad);
     line("TLS 1.3 rekey (TLS_TX twice)", r.rekey);
+    if (r.rekey.ok) out += "  on a client KeyUpdate: the kernel keys are renewed (TLS_RX/TLS_TX)\n";
     line("/proc/net/tls_stat", r.tls_stat);
     if (r.sock_diag.ok) {
         out += "sock_diag TLS info (loopback pair)  " + describe(r.sock_diag_info) + "\n";

@@ -53,6 +53,10 @@ struct ProbeReport {
 ProbeReport probe();
 // Cheap startup check: can a connected loopback TCP socket get the tls ULP? (No keys set.)
 bool ulp_available();
+// Cheap startup check: can this kernel rekey TLS 1.3 (a second TLS_TX with dummy keys on a
+// loopback pair succeeds: 6.14+)? Decides whether kernel-mode connections keep their traffic
+// secrets to follow a KeyUpdate, or close on one.
+bool rekey_available();
 std::string render(const ProbeReport& r);
 std::string_view nic_state_name(NicState s);
 

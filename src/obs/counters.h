@@ -47,6 +47,9 @@ struct WorkerCounters {
     Counter tls_bytes_sealed_mapped;  // … of which straight from a file mapping (no read copy)
     Counter tls_body_truncated;  // user TX: the file shrank under its mapping (SIGBUS caught)
     Counter tls_keyupdate_closed;  // closed on a KeyUpdate the kernel cannot follow
+    Counter tls_keyupdate_kernel_rekeyed;     // KeyUpdates followed by a TLS_RX rekey (≥ 6.14)
+    Counter tls_keyupdate_kernel_tx_rekeyed;  // our KeyUpdates sent + TLS_TX rekeyed (≥ 6.14)
+    Counter tls_keyupdate_rekey_failed;       // closed: derivation, sendmsg or TLS_TX/RX failed
     Counter ktls_refused;        // --ktls require: connections closed because kTLS failed
     // --ktls-diag: what sock_diag said per kernel direction (TLS_HW/HW_RECORD = hw).
     Counter ktls_diag_tx_hw;

@@ -18,4 +18,30 @@ std::array<uint8_t, 5> key_update_message(bool update_requested);
 // Returns update_requested.
 Result<bool> parse_key_update(std::span<const uint8_t> msg);
 
+// Who moves a direction to its next key when a peer's KeyUpdate arrives.
+enum class Rekey : uint8_t {
+    None,    // nothing to do (TX when no update was requested)
+    User,    // the userspace record layer (Opener/Sealer::update_key)
+    Kernel,  // setsockopt TLS_RX/TLS_TX with the next key (kernel ≥ 6.14)
+};
+struct KeyUpdatePlan {
+    bool close = false;  // a kernel direction that cannot rekey: end the connection cleanly
+    Rekey rx = Rekey::None;
+    Rekey tx = Rekey::None;  // ours goes out under the old key first, then the key changes
+};
+
+// The choice for a connection whose directions are in the kernel or userspace. Kernels before
+// 6.14 cannot take a second TLS_RX/TLS_TX: then a kernel RX (it already refuses to decrypt the
+// next record) or a kernel TX that owes the peer a KeyUpdate means a clean close.
+constexpr KeyUpdatePlan plan_key_update(bool rx_kernel, bool tx_kernel, bool kernel_can_rekey,
+                                        bool update_requested) {
+    KeyUpdatePlan p;
+    p.rx = rx_kernel ? Rekey::Kernel : Rekey::User;
+    if (update_requested) p.tx = tx_kernel ? Rekey::Kernel : Rekey::User;
+    if (!kernel_can_rekey && (p.rx == Rekey::Kernel || p.tx == Rekey::Kernel)) {
+        return KeyUpdatePlan{true, Rekey::None, Rekey::None};
+    }
+    return p;
+}
+
 }  // namespace sluice::record

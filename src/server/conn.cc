@@ -436,6 +436,7 @@ void Conn::pump() {
         return;
     }
     while (out_pos_ < out_.size()) {
+        if (tls_ && tls_kernel_key_update_out()) return;  // a KeyUpdate we owe goes first
         OutSeg& s = out_[out_pos_];
         if (s.len == 0 && !(s.fd >= 0 && pipe_fill_ > 0)) {
             s.hold.reset();
@@ -471,6 +472,7 @@ void Conn::pump() {
         set_deadline(Deadline::Send, w_.config().send_timeout_s);
         return;
     }
+    if (tls_ && tls_kernel_key_update_out()) return;
     set_cork(false);
     if (!out_.empty()) responses_done();
     else go_idle();

@@ -128,6 +128,8 @@ private:
     void tls_on_ciphertext(std::string_view data);
     bool tls_on_record(uint8_t type, std::string_view data);
     bool tls_on_key_update(bool update_requested);
+    bool tls_kernel_next_key(bool tx);
+    bool tls_kernel_key_update_out();
     bool tls_arm_recv();
     void tls_on_recvmsg(int res, uint32_t flags);
     void tls_pump_sealed();

@@ -2,7 +2,8 @@
 // sans-I/O), the handoff of the keys to the kernel (kTLS) or to the userspace record layer,
 // and record I/O after it: kernel RX reads with recvmsg + record-type cmsg, user RX opens
 // records in memory, user TX seals output (files are read through the ring first), kernel TX
-// is plain send/splice. docs/ktls-facts.md §2 gives the handoff order followed here.
+// is plain send/splice. docs/ktls-facts.md §2 gives the handoff order followed here; §3.4 the
+// TLS 1.3 KeyUpdate on kernels that can rekey (6.14+).
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -11,6 +12,8 @@
 #include "base/sigbus.h"
 #include "ktls/control.h"
 #include "ktls/socket.h"
+#include "record/hkdf.h"
+#include "record/key_update.h"
 #include "record/record.h"
 #include "server/conn.h"
 #include "server/worker.h"
@@ -24,7 +27,6 @@ namespace {
 constexpr size_t kSealChunk = 64 * 1024;   // plaintext sealed per send in user TX mode
 constexpr uint8_t kAlertInternalError = 80;
 constexpr size_t kKeepWireBytes = 4096;  // sealed-output capacity kept between responses
-constexpr uint8_t kHandshakeKeyUpdate = 24;
 
 }  // namespace
 
@@ -51,6 +53,14 @@ struct Conn::TlsState {
     std::unique_ptr<char[]> filebuf;  // user TX: a file chunk being read
     ktls::RecvWithType rxmsg;
     ktls::ControlSend ctl;
+    // TLS 1.3 on a kernel that can rekey: the traffic secrets of the directions the kernel
+    // holds (no key or IV between updates), to derive its next keys on a KeyUpdate. Null
+    // otherwise: then no secret outlives the handoff. Wiped with TlsState.
+    std::unique_ptr<tls::TrafficKeys> kernel_secrets;
+    // Kernel TX owes the peer a KeyUpdate: it goes out once out_[0, ku_after) is on the socket.
+    bool ku_pending = false;
+    bool ku_in_flight = false;
+    size_t ku_after = 0;
     std::string log_tag;  // "TLSv1.3 AES128-GCM user"
 };
 
@@ -186,6 +196,21 @@ void Conn::tls_handoff() {
     }
     if (!t.tx_kernel) t.sealer = std::move(*sealer);
     if (!t.rx_kernel) t.opener = std::move(*opener);
+    if (t.version == tls::Version::Tls13 && (t.tx_kernel || t.rx_kernel) && w_.ktls_rekey()) {
+        // Only here do secrets outlive the handoff: without them a kernel direction could not
+        // follow a KeyUpdate, and kernels before 6.14 cannot anyway (docs/design.md).
+        auto s = std::make_unique<tls::TrafficKeys>();
+        s->version = t.version;
+        s->cipher = t.cipher;
+        auto keep = [](const tls::DirectionKeys& from, tls::DirectionKeys& to) {
+            memcpy(to.secret, from.secret, from.secret_len);
+            to.secret_len = from.secret_len;
+            return from.secret_len != 0;
+        };
+        const bool ok = (!t.tx_kernel || keep(keys->tx, s->tx)) &&
+                        (!t.rx_kernel || keep(keys->rx, s->rx));
+        if (ok) t.kernel_secrets = std::move(s);
+    }
     keys->wipe();
 
     // The kernel may have given a direction to the NIC (TLS_HW); only sock_diag says so.
@@ -314,8 +339,22 @@ bool Conn::tls_close_notify() {
 }
 
 void Conn::tls_on_ctl_sent(int res) {
-    (void)res;
     TlsState& t = *tls_;
+    if (t.ku_in_flight) {
+        // Our KeyUpdate left under the old key; nothing else was sent since, so every record
+        // from here on is under the next one.
+        t.ku_in_flight = false;
+        t.ku_pending = false;
+        if (res != static_cast<int>(record::key_update_message(false).size()) ||
+            !tls_kernel_next_key(true)) {
+            w_.counters().tls_keyupdate_rekey_failed.add(1);
+            abort();
+            return;
+        }
+        w_.counters().tls_keyupdate_kernel_tx_rekeyed.add(1);
+        pump();
+        return;
+    }
     if (t.notify_in_flight) {
         t.notify_in_flight = false;
         close_graceful();
@@ -374,7 +413,7 @@ bool Conn::tls_on_record(uint8_t type, std::string_view data) {
         return false;
     case ktls::kHandshake:
         if (t.version == tls::Version::Tls13 && data.size() == 5 &&
-            static_cast<uint8_t>(data[0]) == kHandshakeKeyUpdate) {
+            static_cast<uint8_t>(data[0]) == record::kHandshakeKeyUpdate) {
             return tls_on_key_update(static_cast<uint8_t>(data[4]) == 1);
         }
         finish_close();  // renegotiation and stray handshake messages are refused
@@ -387,37 +426,89 @@ bool Conn::tls_on_record(uint8_t type, std::string_view data) {
 
 bool Conn::tls_on_key_update(bool update_requested) {
     TlsState& t = *tls_;
-    if (t.rx_kernel) {
-        // 6.1–6.13 cannot rekey RX: end the connection cleanly instead of failing mid-stream.
-        // Records under the new key stay unread (the kernel cannot open them), so the close
-        // waits for our send queue to drain instead of reading (see Conn::tick).
+    const record::KeyUpdatePlan plan = record::plan_key_update(
+        t.rx_kernel, t.tx_kernel, t.kernel_secrets != nullptr, update_requested);
+    if (plan.close) {
         w_.counters().tls_keyupdate_closed.add(1);
         close_after_ = true;
-        linger_on_close_ = true;
-        linger_no_read_ = true;
+        if (t.rx_kernel) {
+            // 6.1–6.13 cannot rekey RX: end the connection cleanly instead of failing
+            // mid-stream. Records under the new key stay unread (the kernel cannot open them),
+            // so the close waits for our send queue to drain instead of reading (Conn::tick).
+            linger_on_close_ = true;
+            linger_no_read_ = true;
+        }
         if (!busy()) close_graceful();
         return false;
     }
-    if (!t.opener->update_key()) {
+    if (plan.rx == record::Rekey::Kernel) {
+        // The kernel stopped decrypting after the KeyUpdate record (reads would fail with
+        // EKEYEXPIRED); the next read is armed only after this returns.
+        if (!tls_kernel_next_key(false)) {
+            w_.counters().tls_keyupdate_rekey_failed.add(1);
+            finish_close();
+            return false;
+        }
+        w_.counters().tls_keyupdate_kernel_rekeyed.add(1);
+    } else if (!t.opener->update_key()) {
         finish_close();
         return false;
     }
-    if (update_requested && t.sealer) {
+    if (plan.tx == record::Rekey::User) {
         // Our KeyUpdate goes out under the old key, then the new one is used.
-        const char msg[5] = {static_cast<char>(kHandshakeKeyUpdate), 0, 0, 1, 0};
-        (void)t.sealer->seal(record::ContentType::Handshake, std::string_view(msg, 5),
+        const auto msg = record::key_update_message(false);
+        (void)t.sealer->seal(record::ContentType::Handshake, std::span<const uint8_t>(msg),
                              t.append_target());
         if (!t.sealer->update_key()) {
             finish_close();
             return false;
         }
         if (!busy()) tls_send_wire();
-    } else if (update_requested) {
-        w_.counters().tls_keyupdate_closed.add(1);
-        close_after_ = true;
-        if (!busy()) close_graceful();
-        return false;
+    } else if (plan.tx == record::Rekey::Kernel && !t.ku_pending) {
+        // After the responses already queued (they were asked for under the old keys), before
+        // any queued later; one answer for several requests is enough (RFC 8446 §4.6.3).
+        t.ku_pending = true;
+        t.ku_after = out_.size();
+        (void)tls_kernel_key_update_out();
     }
+    return true;
+}
+
+// Kernel TX: next secret → key/IV → TLS_TX/TLS_RX with sequence 0. Only the secret is kept.
+bool Conn::tls_kernel_next_key(bool tx) {
+    tls::TrafficKeys& k = *tls_->kernel_secrets;
+    tls::DirectionKeys& d = tx ? k.tx : k.rx;
+    auto r = record::next_traffic_keys(k.cipher, d);
+    if (r) r = tx ? ktls::rekey_tx(fd_.get(), k) : ktls::rekey_rx(fd_.get(), k);
+    tls::secure_wipe(d.key, sizeof d.key);
+    tls::secure_wipe(d.iv, sizeof d.iv);
+    if (!r) w_.ktls_failure(r.error().code);
+    return r.has_value();
+}
+
+// Sends the KeyUpdate we owe once the responses before it are out and no send is in flight:
+// a send submitted between it and the TLS_TX rekey would go out under the old key after it.
+// True while it is pending or in flight at this point (the caller must not send).
+bool Conn::tls_kernel_key_update_out() {
+    TlsState& t = *tls_;
+    if (!t.ku_pending) return false;
+    if (t.ku_in_flight) return true;
+    if (out_pos_ < t.ku_after && out_pos_ < out_.size()) return false;  // earlier bytes first
+    if (pipe_fill_ > 0 || send_op_.in_flight() || splice_in_op_.in_flight() ||
+        splice_out_op_.in_flight() || poll_op_.in_flight() || ctl_op_.in_flight() ||
+        file_read_op_.in_flight())
+        return true;  // their completion calls pump(), which comes back here
+    set_cork(false);
+    const auto msg = record::key_update_message(false);
+    if (!t.ctl.prepare(ktls::kHandshake, msg)) {
+        w_.counters().tls_keyupdate_rekey_failed.add(1);
+        abort();
+        return true;
+    }
+    t.ku_in_flight = true;
+    io_uring_sqe* s = w_.ring().sqe(ctl_op_);
+    io_uring_prep_sendmsg(s, fd_.get(), &t.ctl.msg, MSG_NOSIGNAL);
+    set_deadline(Deadline::Send, w_.config().send_timeout_s);
     return true;
 }
 

@@ -73,6 +73,7 @@ int main_entry(int argc, char** argv) {
     // HTTPS: certificates and keys are checked before anything listens.
     std::unique_ptr<tls::Context> tls_ctx;
     bool ktls_ok = false;
+    bool ktls_rekey = false;
     if (!cfg.tls_listen.empty()) {
         tls::TlsOptions opts;
         for (const auto& ck : cfg.certs) opts.certs.push_back({ck.cert_file, ck.key_file});
@@ -87,6 +88,7 @@ int main_entry(int argc, char** argv) {
         }
         tls_ctx = std::move(*ctx);
         if (cfg.ktls != config::Config::Ktls::Off) ktls_ok = ktls::ulp_available();
+        if (ktls_ok) ktls_rekey = ktls::rekey_available();
         if (cfg.ktls == config::Config::Ktls::Require && !ktls_ok) {
             log_error("--ktls require: this kernel has no kernel TLS (TCP_ULP \"tls\" "
                       "unavailable; try modprobe tls, or --ktls auto)");
@@ -155,6 +157,7 @@ int main_entry(int argc, char** argv) {
     shared.tls = tls_ctx.get();
     shared.ktls_available = ktls_ok;
     shared.ktls_diag = ktls_diag;
+    shared.ktls_rekey = ktls_rekey;
 
     std::vector<std::unique_ptr<Worker>> workers;
     std::vector<std::thread> thread_handles;

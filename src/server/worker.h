@@ -37,6 +37,7 @@ struct Shared {
     tls::Context* tls = nullptr;       // null without --tls-listen
     bool ktls_available = false;       // the tls ULP attached on a probe socket at startup
     bool ktls_diag = false;            // ask sock_diag per kTLS connection (--ktls-diag)
+    bool ktls_rekey = false;           // the kernel takes TLS 1.3 KeyUpdates (6.14+)
     const files::Root* root = nullptr;
     const files::MimeTypes* mime = nullptr;
     std::shared_ptr<obs::LogSink> log_sink;
@@ -78,6 +79,7 @@ public:
     uint64_t now_ms() const { return now_ms_; }
     bool stopping() const { return stopping_; }
     bool ktls_available() const { return shared_.ktls_available; }
+    bool ktls_rekey() const { return shared_.ktls_rekey; }
     void ktls_failure(int err) {
         counters_.ktls_errno[err < 0 || err > obs::WorkerCounters::kMaxErrno
                                  ? obs::WorkerCounters::kMaxErrno

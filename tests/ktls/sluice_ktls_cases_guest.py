@@ -15,6 +15,12 @@ Cases (each prints "ok"/"FAIL" lines; see docs/testing-ktls.md):
   keyupdate   openssl s_client 'k' and 'K', and a hand-made KeyUpdate followed by a request under
               the next key: below 6.14 the server closes cleanly (close_notify, FIN), earlier
               requests are answered, the server keeps serving; TlsDecryptError as the kernel counts.
+              From 6.14 (the kernel rekeys) requests under the next keys are answered byte-exact,
+              the server's own KeyUpdate follows 'K' / update_requested, TlsRxRekeyOk and
+              TlsTxRekeyOk grow by one per KeyUpdate, TlsDecryptError +0.
+  mixed       a partial record right behind the client Finished keeps RX in userspace (kernel TX
+              only): answered byte-exact; then KeyUpdate(update_requested) + a request under the
+              next key: answered after the kernel TX rekey (≥ 6.14), else a clean close.
   garbage     plain HTTP, random bytes, a bogus record header on the TLS port, and a record that
               fails to decrypt after the handshake: closed, no HTTP answer, server keeps serving.
   accesslog   every TLS line in the access log ends with "kernel-sw".
@@ -130,6 +136,11 @@ for _ in range(100):
         time.sleep(0.1)
 else:
     die("sluice did not listen within 10 s")
+
+
+# The kernel follows TLS 1.3 KeyUpdates (6.14+): it then reports the rekey counters.
+REKEY = "TlsRxRekeyOk" in tls_stat()
+print(f"kernel {os.uname().release}: TLS 1.3 rekey {'yes' if REKEY else 'no'}", flush=True)
 
 
 def server_alive(what):
@@ -609,6 +620,16 @@ def s_client_keyupdate(cmd):
     time.sleep(0.3)  # separate reads: s_client looks at the first byte of each stdin read
     p.stdin.write(cmd + b"\n")
     p.stdin.flush()
+    if REKEY:
+        # The connection goes on under the next keys: a second request, then EOF on stdin
+        # (s_client sends its close_notify and exits).
+        time.sleep(0.3)
+        p.stdin.write(request("marker.txt", agent="ktls-cases-keyupdate-newkey"))
+        p.stdin.flush()
+        read_until(lambda: out.count(files["marker.txt"]) >= 2, TIMEOUT)
+        got_marker = got_marker and out.count(files["marker.txt"]) >= 2
+        time.sleep(0.2)
+        p.stdin.close()
     read_until(lambda: p.poll() is not None, TIMEOUT)
     try:
         rc = p.wait(timeout=5)
@@ -655,18 +676,27 @@ class RecordWriter:
         self._keys()
 
 
-def crafted_keyupdate(update_requested, body_file, read_delay):
+NEWKEY_FILE = "f16385"
+
+
+def crafted_keyupdate(update_requested, body_file, read_delay, rounds=1, conn=None):
     """Request 1 (answered), then in ONE send: [request 2 for BODY_FILE under the current key,]
-    a KeyUpdate, request 3 under the next key; the client starts reading READ_DELAY s later.
+    ROUNDS x (a KeyUpdate, a request under the next key; the last one with Connection: close
+    when the kernel can rekey); the client starts reading READ_DELAY s later. CONN: an
+    already open BioConn whose client wrote one record (request 1 answered).
     Returns a dict of observations."""
-    keylog = os.path.join(work, f"keylog{int(time.monotonic() * 1000)}")
-    c = BioConn(client_ctx(ssl.TLSVersion.TLSv1_3, keylog=keylog))
-    c.handshake(hold_last_flight=False)
-    c.obj.write(request("f16384", agent="ktls-cases-keyupdate"))
-    c.flush()
     obs = {}
-    status, _, body, buf = c.read_response()
-    obs["first"] = status == 200 and body == files["f16384"] and not buf
+    if conn is None:
+        keylog = os.path.join(work, f"keylog{int(time.monotonic() * 1000)}")
+        c = BioConn(client_ctx(ssl.TLSVersion.TLSv1_3, keylog=keylog))
+        c.handshake(hold_last_flight=False)
+        c.obj.write(request("f16384", agent="ktls-cases-keyupdate"))
+        c.flush()
+        status, _, body, buf = c.read_response()
+        obs["first"] = status == 200 and body == files["f16384"] and not buf
+    else:
+        c, keylog = conn
+        obs["first"] = True
     secret = None
     with open(keylog) as f:
         for line in f:
@@ -676,9 +706,11 @@ def crafted_keyupdate(update_requested, body_file, read_delay):
     wire = b""
     if body_file:
         wire += w.seal(23, request(body_file, agent="ktls-cases-keyupdate"))
-    wire += w.seal(22, bytes([24, 0, 0, 1, 1 if update_requested else 0]))
-    w.next_key()
-    wire += w.seal(23, request("f1", agent="ktls-cases-keyupdate-newkey"))
+    for i in range(rounds):
+        wire += w.seal(22, bytes([24, 0, 0, 1, 1 if update_requested else 0]))
+        w.next_key()
+        wire += w.seal(23, request(NEWKEY_FILE, close=REKEY and i == rounds - 1,
+                                   agent="ktls-cases-keyupdate-newkey"))
     c.sock.sendall(wire)
     time.sleep(read_delay)
     # Everything the server sends until EOF or reset, read at once; then decrypted.
@@ -703,11 +735,26 @@ def crafted_keyupdate(update_requested, body_file, read_delay):
     obs["plain_bytes"] = len(plain)
     if body_file:
         r = parse_response(plain)
-        obs["second"] = (r is not None and r[0] == 200 and r[2] == files[body_file] and not r[3]) \
+        obs["second"] = (r is not None and r[0] == 200 and r[2] == files[body_file] and
+                         (REKEY or not r[3])) \
             or f"{len(plain)} plaintext bytes received (a full response is " \
                f"{len(files[body_file])} + head)"
+        plain = r[3] if r else b""
     else:
-        obs["second"] = plain == b"" or f"{len(plain)} unexpected plaintext bytes"
+        obs["second"] = True
+    if REKEY:
+        # Every request under a next key answered, byte-exact, and nothing else.
+        got = []
+        while True:
+            r = parse_response(plain)
+            if not r:
+                break
+            got.append(r[0] == 200 and r[2] == files[NEWKEY_FILE])
+            plain = r[3]
+        obs["newkey"] = (got == [True] * rounds and plain == b"") or \
+            f"{got} of {rounds} answered, {len(plain)} bytes left"
+    else:
+        obs["newkey"] = plain == b"" or f"{len(plain)} unexpected plaintext bytes"
     c.close()
     return obs
 
@@ -718,27 +765,41 @@ def keyupdate_case():
         got_marker, rc, out = s_client_keyupdate(cmd)
         after = tls_stat()
         label = f"keyupdate s_client '{cmd.decode()}'"
-        check(got_marker, f"{label}: request before the KeyUpdate answered")
+        check(got_marker, f"{label}: request before the KeyUpdate answered" +
+              (" and one after it" if REKEY else ""), out[-300:])
         check("KEYUPDATE" in out, f"{label}: s_client sent a KeyUpdate", out[-300:])
-        check(rc is not None, f"{label}: the server closed the connection (s_client exited)",
-              "s_client still running after 10 s")
-        # s_client prints "closed" on SSL_ERROR_ZERO_RETURN, i.e. the server's close_notify.
-        check(re.search(r"(?m)^closed$", out) is not None,
-              f"{label}: closed with the server's close_notify (s_client: 'closed')",
-              f"exit {rc}; tail: {out[-400:]!r}")
+        if REKEY:
+            check(rc == 0, f"{label}: s_client ended normally at EOF on stdin (exit {rc})",
+                  out[-400:])
+            rx, tx = delta(before, after, "TlsRxRekeyOk"), delta(before, after, "TlsTxRekeyOk")
+            want_tx = 1 if cmd == b"K" else 0
+            check(rx == 1 and tx == want_tx,
+                  f"{label}: TlsRxRekeyOk +{rx} == 1, TlsTxRekeyOk +{tx} == {want_tx}")
+        else:
+            check(rc is not None, f"{label}: the server closed the connection (s_client exited)",
+                  "s_client still running after 10 s")
+            # s_client prints "closed" on SSL_ERROR_ZERO_RETURN, i.e. the server's close_notify.
+            check(re.search(r"(?m)^closed$", out) is not None,
+                  f"{label}: closed with the server's close_notify (s_client: 'closed')",
+                  f"exit {rc}; tail: {out[-400:]!r}")
         err = delta(before, after, "TlsDecryptError")
-        check(err == 0, f"{label}: TlsDecryptError +{err} == 0 (server stopped reading at the "
-              "KeyUpdate; nothing under the new key was sent)")
+        check(err == 0, f"{label}: TlsDecryptError +{err} == 0" +
+              ("" if REKEY else " (server stopped reading at the KeyUpdate; nothing under the "
+               "new key was sent)"))
         fetch_ok(label)
-    for upd, body_file, delay in ((False, "f1048583", 0), (True, "f65536", 1.0), (False, None, 0)):
+    variants = [(False, "f1048583", 0, 1), (True, "f65536", 1.0, 1), (False, None, 0, 1)]
+    if REKEY:
+        variants.append((True, "f4194304", 0, 3))  # several updates, a big body in front
+    for upd, body_file, delay, rounds in variants:
         label = (f"keyupdate crafted (update_requested={int(upd)}" +
                  (f", behind a request for {body_file}" if body_file else "") +
                  (f", client reads after {delay} s" if delay else "") +
+                 (f", {rounds} times" if rounds > 1 else "") +
                  ") + request under the next key")
         with_req = body_file is not None
         before = tls_stat()
         try:
-            obs = crafted_keyupdate(upd, body_file, delay)
+            obs = crafted_keyupdate(upd, body_file, delay, rounds)
         except Exception as e:  # noqa: BLE001
             obs = {"error": repr(e)}
         after = tls_stat()
@@ -751,16 +812,102 @@ def keyupdate_case():
             if with_req:
                 check(obs["second"] is True, f"{label}: the request pipelined before the "
                       "KeyUpdate answered byte-exact", str(obs["second"]))
+            if REKEY:
+                check(obs["newkey"] is True, f"{label}: requests under the next keys answered "
+                      "byte-exact", str(obs["newkey"]))
             else:
-                check(obs["second"] is True, f"{label}: nothing answered", str(obs["second"]))
+                check(obs["newkey"] is True, f"{label}: nothing answered under the next key",
+                      str(obs["newkey"]))
             check(obs["close_notify"] is True, f"{label}: then the server's close_notify",
                   str(obs["close_notify"]))
             check(obs["end"] == "eof", f"{label}: then FIN (not RST)",
                   f"{obs['end']} after {obs['raw_bytes']} raw bytes")
-        # On 6.1 the record under the next key can only fail to decrypt; the server must not
-        # read it (the kernel would count it in TlsDecryptError and the socket error is sticky).
-        check(err == 0, f"{label}: TlsDecryptError +{err} == 0 (no read past the KeyUpdate)")
+        if REKEY:
+            rx, tx = delta(before, after, "TlsRxRekeyOk"), delta(before, after, "TlsTxRekeyOk")
+            # One answer may cover several requests (RFC 8446 §4.6.3).
+            tx_ok = (1 <= tx <= rounds) if upd else tx == 0
+            check(rx == rounds and tx_ok, f"{label}: TlsRxRekeyOk +{rx} == {rounds}, "
+                  f"TlsTxRekeyOk +{tx} ({'1..' + str(rounds) if upd else '0'})")
+            check(err == 0, f"{label}: TlsDecryptError +{err} == 0")
+        else:
+            # On 6.1 the record under the next key can only fail to decrypt; the server must
+            # not read it (the kernel would count it in TlsDecryptError; the error is sticky).
+            check(err == 0, f"{label}: TlsDecryptError +{err} == 0 (no read past the KeyUpdate)")
         fetch_ok(label)
+
+
+# ---- 5b. mixed mode: kernel TX, userspace RX ------------------------------------------------
+MIXED_PORT = 8444
+
+
+def mixed_case():
+    """On a second server with --ktls auto (require refuses a connection the kernel cannot
+    take whole): its own counters are checked here."""
+    global PORT
+    label = "mixed (partial record behind Finished: user RX, kernel TX)"
+    mlog = os.path.join(work, "sluice-mixed.log")
+    msrv = subprocess.Popen(
+        [sluice, "--tls-listen", f"{HOST}:{MIXED_PORT}", "--self-signed", "--ktls", "auto",
+         "--access-log", "off", "--threads", "1", "--shutdown-grace", "2", root],
+        stdout=open(mlog, "wb"), stderr=subprocess.STDOUT)
+    for _ in range(100):
+        try:
+            socket.create_connection((HOST, MIXED_PORT), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    main_port, PORT = PORT, MIXED_PORT
+    before = tls_stat()
+    try:
+        keylog = os.path.join(work, f"keylog-mixed{int(time.monotonic() * 1000)}")
+        c = BioConn(client_ctx(ssl.TLSVersion.TLSv1_3, keylog=keylog))
+        c.handshake(hold_last_flight=True)
+        finished = c.out.read()
+        c.obj.write(request("f65536", agent="ktls-cases-mixed"))
+        rec = c.out.read()
+        c.sock.sendall(finished + rec[:7])  # the server's handshake reads stop mid-record
+        time.sleep(0.5)
+        c.sock.sendall(rec[7:])
+        status, _, body, buf = c.read_response()
+        check(status == 200 and body == files["f65536"] and not buf,
+              f"{label}: answered byte-exact", f"status {status}, {len(body)} bytes")
+        obs = crafted_keyupdate(True, None, 0, conn=(c, keylog))
+    except Exception as e:  # noqa: BLE001
+        obs = {"error": repr(e)}
+    after = tls_stat()
+    PORT = main_port
+    msrv.send_signal(signal.SIGUSR1)
+    time.sleep(0.5)
+    msrv.send_signal(signal.SIGTERM)
+    try:
+        msrv.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        msrv.kill()
+        msrv.wait()
+    with open(mlog, "rb") as f:
+        mc = dict(re.findall(r"(?m)^(sluice_tls_\w+)\s+(\d+)$", f.read().decode(errors="replace")))
+    print(f"     {label}: {obs}; counters {mc}")
+    check(mc.get("sluice_tls_connections_mixed_total") == "1",
+          f"{label}: counted as mixed ({mc.get('sluice_tls_connections_mixed_total')})")
+    want = ("0", "1") if REKEY else ("1", "0")
+    got = (mc.get("sluice_tls_keyupdate_closed_total"),
+           mc.get("sluice_tls_keyupdate_kernel_tx_rekeyed_total"))
+    check(got == want, f"{label}: keyupdate closed / kernel_tx_rekeyed {got} == {want}")
+    if "error" in obs:
+        check(False, label, obs["error"])
+        return
+    tx = delta(before, after, "TlsTxRekeyOk")
+    if REKEY:
+        check(obs["newkey"] is True, f"{label}: KeyUpdate(update_requested) + request under "
+              "the next key answered byte-exact after the kernel TX rekey", str(obs["newkey"]))
+        check(tx == 1, f"{label}: TlsTxRekeyOk +{tx} == 1")
+    else:
+        check(obs["newkey"] is True, f"{label}: KeyUpdate(update_requested): nothing answered "
+              "under the next key (kernel TX cannot rekey)", str(obs["newkey"]))
+    check(obs["close_notify"] is True and obs["end"] == "eof",
+          f"{label}: then the server's close_notify and FIN", f"{obs}")
+    err = delta(before, after, "TlsDecryptError")
+    check(err == 0, f"{label}: TlsDecryptError +{err} == 0")
 
 
 # ---- 6. not TLS / garbage -------------------------------------------------------------------
@@ -810,6 +957,7 @@ t0 = time.monotonic()
 start_stat = tls_stat()
 CASES = (("matrix", curl_matrix), ("zerocopy", zerocopy_case), ("pipelined", pipelined_case),
          ("close_notify", close_notify_case), ("keyupdate", keyupdate_case),
+         ("mixed", mixed_case),
          ("garbage", garbage_case))
 # KTLS_CASES=name,name runs a subset (debugging); the summary checks then only cover those.
 only = [c for c in os.environ.get("KTLS_CASES", "").split(",") if c]
@@ -841,11 +989,27 @@ check(rc == 0, f"sluice exits 0 on SIGTERM (status {rc})")
 log = server_log_text()
 counters = dict(re.findall(r"(?m)^(sluice_tls_\w+)\s+(\d+)$", log))
 print(f"     sluice counters: {counters}")
+n_mixed = 0  # the mixed case has its own server
 check(counters.get("sluice_tls_connections_mixed_total") == "0" and
       counters.get("sluice_tls_connections_user_total") == "0",
       "counters: no mixed or user-mode TLS connection")
 ku = int(counters.get("sluice_tls_keyupdate_closed_total", "-1"))
-check(ku == (5 if "keyupdate" in ran else 0), f"counters: sluice_tls_keyupdate_closed_total {ku} == 5 (2 s_client + 3 crafted)")
+rekeyed = int(counters.get("sluice_tls_keyupdate_kernel_rekeyed_total", "-1"))
+tx_rekeyed = int(counters.get("sluice_tls_keyupdate_kernel_tx_rekeyed_total", "-1"))
+failed = int(counters.get("sluice_tls_keyupdate_rekey_failed_total", "-1"))
+if REKEY:
+    want_rx = 2 + 3 + 3 if "keyupdate" in ran else 0  # s_client k, K; crafted 1+1+1+3
+    # K, crafted update_requested (1 + 1..3), mixed
+    tx_lo = (3 if "keyupdate" in ran else 0) + n_mixed
+    tx_hi = (5 if "keyupdate" in ran else 0) + n_mixed
+    check(ku == 0 and rekeyed == want_rx and tx_lo <= tx_rekeyed <= tx_hi and failed == 0,
+          f"counters: keyupdate closed {ku} == 0, kernel_rekeyed {rekeyed} == {want_rx}, "
+          f"kernel_tx_rekeyed {tx_rekeyed} in {tx_lo}..{tx_hi}, rekey_failed {failed} == 0")
+else:
+    want = 5 if "keyupdate" in ran else 0
+    check(ku == want and rekeyed == 0 and tx_rekeyed == 0,
+          f"counters: sluice_tls_keyupdate_closed_total {ku} == {want} (2 s_client + "
+          f"3 crafted), kernel rekeys {rekeyed}/{tx_rekeyed} == 0")
 
 # ---- access log ----------------------------------------------------------------------------
 with open(access_log, "rb") as f:
@@ -864,8 +1028,13 @@ for case, agent in (("pipelined", "ktls-cases-pipelined"), ("close_notify", "ktl
         continue
     n = sum(f'"{agent}"' in ln for ln in tls_lines)
     check(n > 0, f"access log: requests of {agent} logged ({n})")
-check(not any("ktls-cases-keyupdate-newkey" in ln for ln in lines),
-      "access log: nothing answered under a key the kernel cannot follow")
+n_newkey = sum("ktls-cases-keyupdate-newkey" in ln for ln in lines)
+if REKEY:
+    want_newkey = (2 + 3 + 3 if "keyupdate" in ran else 0) + n_mixed
+    check(n_newkey == want_newkey, f"access log: {n_newkey} requests answered under next keys "
+          f"== {want_newkey}")
+else:
+    check(n_newkey == 0, "access log: nothing answered under a key the kernel cannot follow")
 
 stats = tls_stat()
 print(f"     tls_stat over the run: " + ", ".join(

@@ -56,8 +56,23 @@ TEST(Counters, SumsAcrossWorkersAndSkipsNull) {
         pos = eol + 1;
     }
     EXPECT_EQ(names.size(), lines);
-    EXPECT_GE(lines, 27u);
+    EXPECT_GE(lines, 30u);
     EXPECT_EQ(text.find("sluice_ktls_setsockopt_failures_total"), std::string::npos);
+}
+
+TEST(Counters, KeyUpdateRekeys) {
+    WorkerCounters a;
+    WorkerCounters b;
+    a.tls_keyupdate_kernel_rekeyed.add(2);
+    b.tls_keyupdate_kernel_rekeyed.add(1);
+    b.tls_keyupdate_kernel_tx_rekeyed.add(1);
+    a.tls_keyupdate_rekey_failed.add(1);
+    const WorkerCounters* all[] = {&a, &b};
+    std::string text = render_counters(all);
+    EXPECT_EQ(metric(text, "sluice_tls_keyupdate_kernel_rekeyed_total"), 3u);
+    EXPECT_EQ(metric(text, "sluice_tls_keyupdate_kernel_tx_rekeyed_total"), 1u);
+    EXPECT_EQ(metric(text, "sluice_tls_keyupdate_rekey_failed_total"), 1u);
+    EXPECT_EQ(metric(text, "sluice_tls_keyupdate_closed_total"), 0u);
 }
 
 TEST(Counters, KtlsFailuresByErrno) {

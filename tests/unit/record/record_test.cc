@@ -13,6 +13,7 @@
 #include "record/hkdf.h"
 #include "record/key_update.h"
 #include "record/record.h"
+#include "ktls/crypto_info.h"
 
 namespace sluice::record {
 namespace {
@@ -557,6 +558,115 @@ TEST(KeyUpdate, NotSupportedWithoutSecretOrOnTls12) {
     auto bad = next_traffic_keys(tls::Cipher::Aes128Gcm, d);
     ASSERT_FALSE(bad);
     EXPECT_EQ(bad.error().code, EINVAL);
+}
+
+// What the server hands the kernel on a KeyUpdate (ktls rekey_rx/rekey_tx): the next secret's
+// key and IV in the crypto_info layout, sequence 0, same version and cipher; records the
+// userspace layer seals after its own update_key open under exactly those bytes.
+TEST(KeyUpdate, NextKernelCryptoInfo) {
+    for (tls::Cipher c : {tls::Cipher::Aes128Gcm, tls::Cipher::Aes256Gcm,
+                          tls::Cipher::Chacha20Poly1305}) {
+        SCOPED_TRACE(std::string(tls::cipher_name(c)));
+        const EVP_MD* md = c == tls::Cipher::Aes256Gcm ? EVP_sha384() : EVP_sha256();
+        const size_t hl = c == tls::Cipher::Aes256Gcm ? 48 : 32;
+        auto k = loop_keys(tls::Version::Tls13, c, 77);
+        for (size_t i = 0; i < hl; ++i) k.tx.secret[i] = k.rx.secret[i] = uint8_t(0x5a ^ i);
+        k.tx.secret_len = k.rx.secret_len = uint8_t(hl);
+        const Bytes s1 = ref_expand_label(md, Bytes(k.rx.secret, k.rx.secret + hl),
+                                          "traffic upd", hl);
+        const Bytes key1 = ref_expand_label(md, s1, "key", tls::key_len(c));
+        const Bytes iv1 = ref_expand_label(md, s1, "iv", 12);
+
+        // The client's side: its sealer moves to the next key after sending KeyUpdate.
+        auto client = Sealer::make([&] {
+            tls::TrafficKeys ck = k;
+            ck.tx = k.rx;  // the client's write direction is our RX
+            return ck;
+        }());
+        ASSERT_TRUE(client);
+        ASSERT_TRUE((*client)->update_key());
+        std::string wire;
+        ASSERT_TRUE((*client)->seal(ContentType::ApplicationData, std::string_view("GET /"),
+                                    wire));
+
+        // Ours, as conn_tls.cc does it for kernel RX: next_traffic_keys, then crypto_info.
+        tls::TrafficKeys kept = k;
+        ASSERT_TRUE(next_traffic_keys(c, kept.rx));
+        ktls::CryptoInfoBuf ci;
+        ASSERT_TRUE(ktls::to_crypto_info(kept, false, ci));
+        EXPECT_EQ(ci.u.info.version, TLS_1_3_VERSION);
+        EXPECT_EQ(ci.u.info.cipher_type, ktls::kernel_cipher_type(c));
+        const uint8_t zero[8] = {};
+        tls::TrafficKeys from_kernel = k;  // the kernel's view, rebuilt from the struct bytes
+        if (c == tls::Cipher::Chacha20Poly1305) {
+            EXPECT_EQ(Bytes(ci.u.chacha.key, ci.u.chacha.key + 32), key1);
+            EXPECT_EQ(Bytes(ci.u.chacha.iv, ci.u.chacha.iv + 12), iv1);
+            EXPECT_EQ(memcmp(ci.u.chacha.rec_seq, zero, 8), 0);
+            memcpy(from_kernel.rx.key, ci.u.chacha.key, 32);
+            memcpy(from_kernel.rx.iv, ci.u.chacha.iv, 12);
+        } else if (c == tls::Cipher::Aes128Gcm) {
+            EXPECT_EQ(Bytes(ci.u.aes128.key, ci.u.aes128.key + 16), key1);
+            EXPECT_EQ(Bytes(ci.u.aes128.salt, ci.u.aes128.salt + 4), Bytes(iv1.begin(), iv1.begin() + 4));
+            EXPECT_EQ(Bytes(ci.u.aes128.iv, ci.u.aes128.iv + 8), Bytes(iv1.begin() + 4, iv1.end()));
+            EXPECT_EQ(memcmp(ci.u.aes128.rec_seq, zero, 8), 0);
+            memcpy(from_kernel.rx.key, ci.u.aes128.key, 16);
+            memcpy(from_kernel.rx.iv, ci.u.aes128.salt, 4);
+            memcpy(from_kernel.rx.iv + 4, ci.u.aes128.iv, 8);
+        } else {
+            EXPECT_EQ(Bytes(ci.u.aes256.key, ci.u.aes256.key + 32), key1);
+            EXPECT_EQ(Bytes(ci.u.aes256.salt, ci.u.aes256.salt + 4), Bytes(iv1.begin(), iv1.begin() + 4));
+            EXPECT_EQ(Bytes(ci.u.aes256.iv, ci.u.aes256.iv + 8), Bytes(iv1.begin() + 4, iv1.end()));
+            EXPECT_EQ(memcmp(ci.u.aes256.rec_seq, zero, 8), 0);
+            memcpy(from_kernel.rx.key, ci.u.aes256.key, 32);
+            memcpy(from_kernel.rx.iv, ci.u.aes256.salt, 4);
+            memcpy(from_kernel.rx.iv + 4, ci.u.aes256.iv, 8);
+        }
+        from_kernel.rx.seq = 0;
+        auto opener = Opener::make(from_kernel);
+        ASSERT_TRUE(opener);
+        (*opener)->feed(wire);
+        auto r = (*opener)->next();
+        ASSERT_TRUE(r && *r);
+        EXPECT_EQ((*r)->text(), "GET /");
+
+        // A second update chains from the kept secret, not from the first one.
+        const Bytes s2 = ref_expand_label(md, s1, "traffic upd", hl);
+        ASSERT_TRUE(next_traffic_keys(c, kept.rx));
+        EXPECT_EQ(Bytes(kept.rx.secret, kept.rx.secret + hl), s2);
+    }
+}
+
+TEST(KeyUpdate, Plan) {
+    using R = Rekey;
+    // Everything in the kernel, kernel can rekey: both directions there, ours only on request.
+    auto p = plan_key_update(true, true, true, true);
+    EXPECT_FALSE(p.close);
+    EXPECT_EQ(p.rx, R::Kernel);
+    EXPECT_EQ(p.tx, R::Kernel);
+    p = plan_key_update(true, true, true, false);
+    EXPECT_EQ(p.rx, R::Kernel);
+    EXPECT_EQ(p.tx, R::None);
+    // Kernel before 6.14: any kernel direction that must change means a clean close.
+    EXPECT_TRUE(plan_key_update(true, true, false, false).close);
+    EXPECT_TRUE(plan_key_update(true, false, false, true).close);
+    EXPECT_TRUE(plan_key_update(false, true, false, true).close);
+    // ... but user RX with kernel TX and no update requested needs nothing from the kernel.
+    p = plan_key_update(false, true, false, false);
+    EXPECT_FALSE(p.close);
+    EXPECT_EQ(p.rx, R::User);
+    EXPECT_EQ(p.tx, R::None);
+    // Mixed modes on a rekeying kernel.
+    p = plan_key_update(false, true, true, true);
+    EXPECT_EQ(p.rx, R::User);
+    EXPECT_EQ(p.tx, R::Kernel);
+    p = plan_key_update(true, false, true, true);
+    EXPECT_EQ(p.rx, R::Kernel);
+    EXPECT_EQ(p.tx, R::User);
+    // All userspace: the kernel does not matter.
+    p = plan_key_update(false, false, false, true);
+    EXPECT_FALSE(p.close);
+    EXPECT_EQ(p.rx, R::User);
+    EXPECT_EQ(p.tx, R::User);
 }
 
 TEST(KeyUpdate, Message) {
