@@ -4,8 +4,10 @@
 //   X25519 keygen + shared secret, ECC P-256/P-384/P-521 keygen + ECDH + ECDSA sign,
 //   RSA private-key operations (PKCS#1 v1.5 and PSS signing, RSA decrypt: wolfSSL pads, the
 //   device does the raw modular exponentiation), AES-GCM encrypt/decrypt (handshake records and
-//   any userspace records wolfSSL protects itself).
-// Everything else (hashes, HMAC, verification, RNG, ChaCha) stays in wolfCrypt software.
+//   any userspace records wolfSSL protects itself), random bytes and DRBG seeds; and, through
+//   wolfSSL's HKDF-Expand-Label callback (tls::Session), TLS 1.3's HKDF-Expand.
+// Everything else (transcript hashes, HKDF-Extract, verification, ChaCha) stays in wolfCrypt
+// software.
 // Any libcrypto failure makes the device decline the operation, so wolfCrypt redoes it in
 // software; only an AES-GCM tag mismatch is reported as an error (AES_GCM_AUTH_E).
 //
@@ -39,6 +41,9 @@ struct AccelCounters {
     uint64_t rsa_private = 0;
     uint64_t aes_gcm_encrypt = 0;
     uint64_t aes_gcm_decrypt = 0;
+    uint64_t random = 0;  // WC_RNG generate calls served by libcrypto
+    uint64_t seed = 0;    // WC_RNG seeds (one per WOLFSSL)
+    uint64_t hkdf_expand = 0;  // TLS 1.3 HKDF-Expand-Label computed by libcrypto (tls::Session)
     uint64_t fallbacks = 0;
 };
 AccelCounters sluice_tls_accel_counters();

@@ -67,6 +67,17 @@ struct GcmArgs {
 Status aes_gcm_encrypt(const GcmArgs& a, uint8_t* tag, size_t tag_len);
 Status aes_gcm_decrypt(const GcmArgs& a, const uint8_t* tag, size_t tag_len);
 
+// n bytes from libcrypto's DRBG (RAND_bytes): wolfSSL's per-connection WC_RNG then generates
+// nothing itself, and its seed comes from here instead of an open/read/close of /dev/urandom.
+Status random_bytes(uint8_t* out, size_t n);
+
+// HKDF-Expand (RFC 5869) with HMAC-SHA256 (hash_len 32) or HMAC-SHA384 (48): out_len bytes
+// of keying material from prk and info. For TLS 1.3's HKDF-Expand-Label, which wolfSSL hands
+// to its callback (tls::Session) and would otherwise run on its software SHA-2.
+Status hkdf_expand(size_t hash_len, const uint8_t* prk, size_t prk_len, const uint8_t* info,
+                   size_t info_len, uint8_t* out, size_t out_len);
+void count_hkdf();  // accel_wolf.cc keeps the counters
+
 // "libcrypto (OpenSSL 3.0.19)" — static storage.
 const char* libcrypto_version();
 

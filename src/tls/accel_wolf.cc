@@ -41,7 +41,7 @@ constexpr int kDevId = 0x736c;
 
 struct Counters {
     std::atomic<uint64_t> x25519_keygen{0}, x25519_derive{0}, ec_keygen{0}, ecdh{0},
-        ecdsa_sign{0}, rsa_private{0}, gcm_enc{0}, gcm_dec{0}, fallbacks{0};
+        ecdsa_sign{0}, rsa_private{0}, gcm_enc{0}, gcm_dec{0}, random{0}, seed{0}, hkdf{0}, fallbacks{0};
 };
 Counters g_count;
 
@@ -266,13 +266,27 @@ int callback(int /*devId*/, wc_CryptoInfo* info, void* /*ctx*/) {
     }
     if (info->algo_type == WC_ALGO_TYPE_CIPHER && info->cipher.type == WC_CIPHER_AES_GCM)
         return aes_gcm(info);
+    // Every WOLFSSL instantiates its own Hash_DRBG (seeded from /dev/urandom: open, read,
+    // close) and then generates with SHA-256 in software; with a device id both go here.
+    if (info->algo_type == WC_ALGO_TYPE_RNG) {
+        if (info->rng.out == nullptr) return CRYPTOCB_UNAVAILABLE;
+        return finish(br::random_bytes(info->rng.out, info->rng.sz), g_count.random);
+    }
+    if (info->algo_type == WC_ALGO_TYPE_SEED) {
+        if (info->seed.seed == nullptr) return CRYPTOCB_UNAVAILABLE;
+        return finish(br::random_bytes(info->seed.seed, info->seed.sz), g_count.seed);
+    }
     // Hashes and HMAC are stateful across update/final and copied by value (wc_Sha256Copy) by
-    // the transcript code, with no free notification: not worth a device-side state. RNG, seed,
-    // verify, ChaCha: software.
+    // the transcript code, with no free notification: not worth a device-side state. Verify,
+    // ChaCha: software.
     return CRYPTOCB_UNAVAILABLE;
 }
 
 }  // namespace
+
+namespace bridge {
+void count_hkdf() { bump(g_count.hkdf); }
+}  // namespace bridge
 
 int sluice_tls_accel_register() {
     static int result = [] {
@@ -290,7 +304,7 @@ const char* sluice_tls_accel_describe() {
     std::call_once(once, [] {
         std::snprintf(buf, sizeof buf,
                       "%s: x25519 (%s), p256/p384/p521 keygen+ecdh+ecdsa-sign, rsa-private "
-                      "(pkcs1/pss), aes-gcm",
+                      "(pkcs1/pss), aes-gcm, rng, tls1.3 hkdf-expand",
                       br::libcrypto_version(),
                       sluice_tls_accel_x25519_routed() ? "tls1.2+1.3" : "tls1.2 only");
     });
@@ -338,6 +352,9 @@ AccelCounters sluice_tls_accel_counters() {
     c.rsa_private = ld(g_count.rsa_private);
     c.aes_gcm_encrypt = ld(g_count.gcm_enc);
     c.aes_gcm_decrypt = ld(g_count.gcm_dec);
+    c.random = ld(g_count.random);
+    c.seed = ld(g_count.seed);
+    c.hkdf_expand = ld(g_count.hkdf);
     c.fallbacks = ld(g_count.fallbacks);
     return c;
 }

@@ -13,6 +13,7 @@
 #include "tls/context_impl.h"
 #if SLUICE_TLS_ACCEL
 #include "tls/accel.h"
+#include "tls/accel_bridge.h"
 #endif
 
 namespace sluice::tls {
@@ -80,6 +81,7 @@ struct Session::Secrets {
             s.server_secret_len_ = uint8_t(len);
         }
     }
+    static WOLFSSL* ssl(Session& s) { return s.ssl_.get(); }
 };
 
 int session_recv_cb(WOLFSSL*, char* buf, int sz, void* ctx) {
@@ -99,8 +101,36 @@ int hkdf_capture_cb(byte* okm, word32 okm_len, const byte* prk, word32 prk_len,
     // secrets are the last ones derived before wolfSSL_accept succeeds.
     if (t_current != nullptr && label_len == 3 && memcmp(label, "key", 3) == 0)
         Session::Secrets::capture(*t_current, prk, prk_len, side);
+#if SLUICE_TLS_ACCEL
+    // With the crypto device on, libcrypto computes it: wolfSSL's SHA-2 is software only, and
+    // a handshake expands about 15 labels.
+    const size_t hash_len = digest == WC_SHA256 ? 32 : digest == WC_SHA384 ? 48 : 0;
+    if (t_current != nullptr && hash_len != 0 && protocol_len + label_len <= 255 &&
+        info_len <= 255 && okm_len <= 0xffff &&
+        wolfSSL_CTX_GetDevId(nullptr, Session::Secrets::ssl(*t_current)) != INVALID_DEVID) {
+        // struct { uint16 length; opaque label<7..255>; opaque context<0..255>; } HkdfLabel
+        uint8_t hl[2 + 1 + 255 + 1 + 255];
+        size_t n = 0;
+        hl[n++] = static_cast<uint8_t>(okm_len >> 8);
+        hl[n++] = static_cast<uint8_t>(okm_len);
+        hl[n++] = static_cast<uint8_t>(protocol_len + label_len);
+        memcpy(hl + n, protocol, protocol_len);
+        n += protocol_len;
+        memcpy(hl + n, label, label_len);
+        n += label_len;
+        hl[n++] = static_cast<uint8_t>(info_len);
+        if (info_len) memcpy(hl + n, info, info_len);
+        n += info_len;
+        if (bridge::hkdf_expand(hash_len, prk, prk_len, hl, n, okm, okm_len) ==
+            bridge::Status::Ok) {
+            bridge::count_hkdf();
+            return 0;
+        }
+    }
+#else
     (void)okm, (void)okm_len, (void)protocol, (void)protocol_len, (void)info, (void)info_len;
     (void)digest;
+#endif
     return NOT_COMPILED_IN;  // let wolfSSL compute it
 }
 

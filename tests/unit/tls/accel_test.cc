@@ -4,6 +4,7 @@
 // certificates, X25519 / P-256 key shares) with the device on the server (and both sides).
 // The device's counters prove the operation really ran in libcrypto, not in a silent fallback.
 #include "tls/accel.h"
+#include "tls/accel_bridge.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -14,6 +15,7 @@
 #include <wolfssl/wolfcrypt/error-crypt.h>
 #include <wolfssl/wolfcrypt/random.h>
 #include <wolfssl/wolfcrypt/rsa.h>
+#include <wolfssl/wolfcrypt/hmac.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
 #include <gtest/gtest.h>
@@ -108,6 +110,41 @@ TEST_F(AccelTest, X25519KeygenAndSharedSecretMatchSoftware) {
         wc_curve25519_free(&dk);
         wc_curve25519_free(&sk);
     }
+}
+
+TEST_F(AccelTest, HkdfExpandRfc5869Vector) {
+    // RFC 5869 A.1 (SHA-256), from PRK: 42 bytes (two HMAC blocks).
+    const uint8_t prk[] = {0x07, 0x77, 0x09, 0x36, 0x2c, 0x2e, 0x32, 0xdf, 0x0d, 0xdc, 0x3f,
+                           0x0d, 0xc4, 0x7b, 0xba, 0x63, 0x90, 0xb6, 0xc7, 0x3b, 0xb5, 0x0f,
+                           0x9c, 0x31, 0x22, 0xec, 0x84, 0x4a, 0xd7, 0xc2, 0xb3, 0xe5};
+    const uint8_t info[] = {0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9};
+    const uint8_t want[] = {0x3c, 0xb2, 0x5f, 0x25, 0xfa, 0xac, 0xd5, 0x7a, 0x90, 0x43, 0x4f,
+                            0x64, 0xd0, 0x36, 0x2f, 0x2a, 0x2d, 0x2d, 0x0a, 0x90, 0xcf, 0x1a,
+                            0x5a, 0x4c, 0x5d, 0xb0, 0x2d, 0x56, 0xec, 0xc4, 0xc5, 0xbf, 0x34,
+                            0x00, 0x72, 0x08, 0xd5, 0xb8, 0x87, 0x18, 0x58, 0x65};
+    uint8_t out[42] = {};
+    ASSERT_EQ(bridge::hkdf_expand(32, prk, sizeof prk, info, sizeof info, out, sizeof out),
+              bridge::Status::Ok);
+    EXPECT_EQ(0, std::memcmp(out, want, sizeof want));
+}
+
+TEST_F(AccelTest, HkdfExpandMatchesWolfCrypt) {
+    // SHA-256 and SHA-384, lengths around one and several blocks, against wolfCrypt software.
+    uint8_t prk[48], info[100];
+    for (size_t i = 0; i < sizeof prk; ++i) prk[i] = uint8_t(i * 7 + 1);
+    for (size_t i = 0; i < sizeof info; ++i) info[i] = uint8_t(i * 13 + 5);
+    for (int type : {int(WC_SHA256), int(WC_SHA384)}) {
+        const size_t hl = type == WC_SHA256 ? 32 : 48;
+        for (size_t len : {size_t(12), size_t(16), hl, hl + 1, size_t(100)}) {
+            uint8_t a[100] = {}, b[100] = {};
+            ASSERT_EQ(bridge::hkdf_expand(hl, prk, hl, info, sizeof info, a, len),
+                      bridge::Status::Ok);
+            ASSERT_EQ(wc_HKDF_Expand(type, prk, word32(hl), info, sizeof info, b, word32(len)), 0);
+            EXPECT_EQ(0, std::memcmp(a, b, len)) << type << " " << len;
+        }
+    }
+    uint8_t x[8];
+    EXPECT_EQ(bridge::hkdf_expand(20, prk, 20, info, 1, x, sizeof x), bridge::Status::Unsupported);
 }
 
 TEST_F(AccelTest, X25519Rfc7748Vector) {
@@ -694,6 +731,10 @@ TEST_P(AccelHandshakeTest, CompletesAndUsesDevice) {
         }
         EXPECT_GE(after.aes_gcm_encrypt, before.aes_gcm_encrypt + 1);
         EXPECT_GE(after.aes_gcm_decrypt, before.aes_gcm_decrypt + 1);
+        // The server's WC_RNGs (its WOLFSSL's, and one the context makes while loading the key)
+        // are seeded by the device, and their randoms (server random, nonces) come from it.
+        EXPECT_GE(after.seed, before.seed + 1);
+        EXPECT_GE(after.random, before.random + 1);
     }
 }
 

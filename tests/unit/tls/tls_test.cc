@@ -797,6 +797,9 @@ TEST(Session, Tls13X25519KeyShareUsesTheCryptoDevice) {
         EXPECT_EQ(after.x25519_keygen, before.x25519_keygen + 1);
         EXPECT_EQ(after.x25519_derive, before.x25519_derive + 1);
         EXPECT_EQ(after.fallbacks, before.fallbacks);
+        // And the key schedule's HKDF-Expand-Label calls (handshake + application secrets,
+        // keys, IVs, finished keys) went to libcrypto through the callback.
+        EXPECT_GE(after.hkdf_expand, before.hkdf_expand + 10);
     }
 }
 #endif
