@@ -6,8 +6,8 @@
 //   device does the raw modular exponentiation), AES-GCM encrypt/decrypt (handshake records and
 //   any userspace records wolfSSL protects itself), random bytes and DRBG seeds; and, through
 //   wolfSSL's HKDF-Expand-Label callback (tls::Session), TLS 1.3's HKDF-Expand.
-// Everything else (transcript hashes, HKDF-Extract, verification, ChaCha) stays in wolfCrypt
-// software.
+// SHA-256 runs on libcrypto's block function with the state kept in wolfCrypt's own struct.
+// Everything else (SHA-384, verification, ChaCha) stays in wolfCrypt software.
 // Any libcrypto failure makes the device decline the operation, so wolfCrypt redoes it in
 // software; only an AES-GCM tag mismatch is reported as an error (AES_GCM_AUTH_E).
 //
@@ -44,6 +44,7 @@ struct AccelCounters {
     uint64_t random = 0;  // WC_RNG generate calls served by libcrypto
     uint64_t seed = 0;    // WC_RNG seeds (one per WOLFSSL)
     uint64_t hkdf_expand = 0;  // TLS 1.3 HKDF-Expand-Label computed by libcrypto (tls::Session)
+    uint64_t sha256_final = 0;  // SHA-256 digests finished with libcrypto's block function
     uint64_t fallbacks = 0;
 };
 AccelCounters sluice_tls_accel_counters();

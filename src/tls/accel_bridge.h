@@ -78,6 +78,11 @@ Status hkdf_expand(size_t hash_len, const uint8_t* prk, size_t prk_len, const ui
                    size_t info_len, uint8_t* out, size_t out_len);
 void count_hkdf();  // accel_wolf.cc keeps the counters
 
+// SHA-256 compression of n whole 64-byte blocks into the state h (host-order words, FIPS
+// 180-4 H0..H7): libcrypto's block function (SHA extensions where the CPU has them). The
+// message buffering and padding stay on the wolfCrypt side, in wolfCrypt's own state layout.
+void sha256_blocks(uint32_t h[8], const uint8_t* blocks, size_t n);
+
 // "libcrypto (OpenSSL 3.0.19)" — static storage.
 const char* libcrypto_version();
 

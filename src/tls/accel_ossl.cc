@@ -6,6 +6,10 @@
 // keys), guarded by a mutex; cached EVP_PKEYs are reference-counted, used outside the lock.
 #include "tls/accel_bridge.h"
 
+// SHA256_Transform (deprecated in 3.0, still exported) is libcrypto's only public way to run
+// the SHA-256 block function on a caller-held state.
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+
 #include <climits>
 #include <utility>
 
@@ -16,6 +20,7 @@
 #include <openssl/param_build.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 #include <openssl/bn.h>
 
 #include <algorithm>
@@ -96,7 +101,24 @@ struct ThreadCtx {
     unsigned sign_next = 0;
     EVP_MAC_CTX* hmac256 = nullptr;  // HKDF-Expand (digest set once)
     EVP_MAC_CTX* hmac384 = nullptr;
+    // X25519 keys generated on this thread and not yet used, each with a derive context ready
+    // (see x25519_keygen). The private scalar is compared before use and wiped on release.
+    struct X25519Pending {
+        uint8_t priv[32] = {};
+        uint8_t pub[32] = {};
+        EVP_PKEY_CTX* ctx = nullptr;
+        void clear() {
+            EVP_PKEY_CTX_free(ctx);
+            ctx = nullptr;
+            OPENSSL_cleanse(priv, sizeof priv);
+        }
+    };
+    X25519Pending x25519_pending[32];
+    unsigned x25519_next = 0;
+    EVP_PKEY* x25519_base = nullptr;
     ~ThreadCtx() {
+        for (auto& p : x25519_pending) p.clear();
+        EVP_PKEY_free(x25519_base);
         EVP_MAC_CTX_free(hmac256);
         EVP_MAC_CTX_free(hmac384);
         for (auto& s : sign) EVP_PKEY_CTX_free(s.ctx);
@@ -311,6 +333,19 @@ bool gcm_setup(EVP_CIPHER_CTX* c, const GcmArgs& a, int enc) {
 // The u-coordinate 9 (RFC 7748 §4.1): X25519(k, 9) is k's public key.
 constexpr uint8_t kX25519Base[32] = {9};
 
+EVP_PKEY* x25519_base_key() {
+    if (t_ctx.x25519_base == nullptr) t_ctx.x25519_base = x25519_from_raw(nullptr, kX25519Base);
+    return t_ctx.x25519_base;
+}
+
+Status derive_with(EVP_PKEY_CTX* c, EVP_PKEY* peer, uint8_t out[32]) {
+    size_t len = 32;
+    if (EVP_PKEY_derive_set_peer_ex(c, peer, 0) <= 0 || EVP_PKEY_derive(c, out, &len) <= 0 ||
+        len != 32)
+        return Status::Failed;
+    return Status::Ok;
+}
+
 Status x25519_keygen(uint8_t priv[32], uint8_t pub[32]) {
     // EVP_PKEY_generate derives the public key with OpenSSL 3.0's fixed-base code, measured
     // here at ~70 µs against ~47 µs for its variable-base X25519: compute X25519(k, 9) instead.
@@ -319,16 +354,42 @@ Status x25519_keygen(uint8_t priv[32], uint8_t pub[32]) {
     priv[0] &= 248;
     priv[31] &= 127;
     priv[31] |= 64;
-    return x25519_derive(priv, nullptr, kX25519Base, pub);
+    // The base point stands in for our public key (only the scalar is used; without one,
+    // libcrypto would compute it the slow way).
+    Pkey mine(x25519_from_raw(priv, kX25519Base));
+    EVP_PKEY* base = x25519_base_key();
+    if (!mine || base == nullptr) return Status::Failed;
+    PkeyCtx c(EVP_PKEY_CTX_new_from_pkey(nullptr, mine.get(), nullptr));
+    if (!c || EVP_PKEY_derive_init(c.get()) <= 0) return Status::Failed;
+    if (derive_with(c.get(), base, pub) != Status::Ok) return Status::Failed;
+    // Park the ready context: the shared secret with the peer comes next on this thread (same
+    // wolfSSL_accept in TLS 1.3, the next flight in 1.2) and then needs no import or fetch.
+    ThreadCtx::X25519Pending& slot =
+        t_ctx.x25519_pending[t_ctx.x25519_next++ % std::size(t_ctx.x25519_pending)];
+    slot.clear();  // an older key whose handshake never got that far
+    std::memcpy(slot.priv, priv, 32);
+    std::memcpy(slot.pub, pub, 32);
+    slot.ctx = c.release();
+    return Status::Ok;
 }
 
 Status x25519_derive(const uint8_t priv[32], const uint8_t* pub, const uint8_t peer[32],
                      uint8_t out[32]) {
-    // Only the scalar of `mine` is used. Given no public key, libcrypto would compute it (the
-    // slow fixed-base path above), so the base point stands in for it.
-    Pkey mine(x25519_from_raw(priv, pub != nullptr ? pub : kX25519Base));
     Pkey theirs(x25519_from_raw(nullptr, peer));
-    if (!mine || !theirs) return Status::Failed;
+    if (!theirs) return Status::Failed;
+    if (pub != nullptr) {
+        for (ThreadCtx::X25519Pending& slot : t_ctx.x25519_pending) {
+            if (slot.ctx == nullptr || std::memcmp(slot.pub, pub, 32) != 0 ||
+                CRYPTO_memcmp(slot.priv, priv, 32) != 0)
+                continue;
+            Status st = derive_with(slot.ctx, theirs.get(), out);
+            slot.clear();  // one shared secret per ephemeral key
+            return st;
+        }
+    }
+    // Only the scalar of `mine` is used; the base point stands in for a missing public key.
+    Pkey mine(x25519_from_raw(priv, pub != nullptr ? pub : kX25519Base));
+    if (!mine) return Status::Failed;
     return derive(mine.get(), theirs.get(), out, 32);
 }
 
@@ -510,6 +571,14 @@ Status hkdf_expand(size_t hash_len, const uint8_t* prk, size_t prk_len, const ui
     }
     OPENSSL_cleanse(t, sizeof t);
     return st;
+}
+
+void sha256_blocks(uint32_t h[8], const uint8_t* blocks, size_t n) {
+    SHA256_CTX c;
+    std::memcpy(c.h, h, sizeof c.h);
+    for (size_t i = 0; i < n; ++i) SHA256_Transform(&c, blocks + 64 * i);
+    std::memcpy(h, c.h, sizeof c.h);
+    OPENSSL_cleanse(&c, sizeof c);
 }
 
 Status random_bytes(uint8_t* out, size_t n) {

@@ -15,6 +15,7 @@
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
 #include <wolfssl/wolfcrypt/rsa.h>
+#include <wolfssl/wolfcrypt/sha256.h>
 #include <wolfssl/wolfcrypt/wc_port.h>
 #include <wolfssl/wolfcrypt/wolfmath.h>
 
@@ -41,7 +42,7 @@ constexpr int kDevId = 0x736c;
 
 struct Counters {
     std::atomic<uint64_t> x25519_keygen{0}, x25519_derive{0}, ec_keygen{0}, ecdh{0},
-        ecdsa_sign{0}, rsa_private{0}, gcm_enc{0}, gcm_dec{0}, random{0}, seed{0}, hkdf{0}, fallbacks{0};
+        ecdsa_sign{0}, rsa_private{0}, gcm_enc{0}, gcm_dec{0}, random{0}, seed{0}, hkdf{0}, sha256{0}, fallbacks{0};
 };
 Counters g_count;
 
@@ -249,6 +250,78 @@ int aes_gcm(wc_CryptoInfo* info) {
     return finish(br::aes_gcm_decrypt(g, a.authTag, a.authTagSz), g_count.gcm_dec);
 }
 
+// ---- SHA-256 --------------------------------------------------------------------------------
+// The handshake transcript hash. The state stays in the wc_Sha256 exactly as wolfCrypt's
+// software keeps it between calls (digest[] host-order words, buffer[] the raw bytes of a
+// partial block, buffLen, loLen/hiLen the byte count), so wc_Sha256Copy, GetHash and Free
+// work unchanged and no device-side state exists; only whole blocks go to libcrypto.
+
+constexpr uint32_t kSha256Iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+
+void sha256_update(wc_Sha256* h, const byte* in, word32 len) {
+    auto* buf = reinterpret_cast<byte*>(h->buffer);
+    const word32 lo = h->loLen;
+    h->loLen += len;
+    if (h->loLen < lo) ++h->hiLen;
+    if (h->buffLen > 0) {
+        const word32 take = std::min<word32>(len, WC_SHA256_BLOCK_SIZE - h->buffLen);
+        std::memcpy(buf + h->buffLen, in, take);
+        h->buffLen += take;
+        in += take;
+        len -= take;
+        if (h->buffLen < WC_SHA256_BLOCK_SIZE) return;
+        br::sha256_blocks(h->digest, buf, 1);
+        h->buffLen = 0;
+    }
+    if (len >= WC_SHA256_BLOCK_SIZE) {
+        const word32 blocks = len / WC_SHA256_BLOCK_SIZE;
+        br::sha256_blocks(h->digest, in, blocks);
+        in += blocks * WC_SHA256_BLOCK_SIZE;
+        len -= blocks * WC_SHA256_BLOCK_SIZE;
+    }
+    if (len > 0) {
+        std::memcpy(buf, in, len);
+        h->buffLen = len;
+    }
+}
+
+void sha256_final(wc_Sha256* h, byte* out) {
+    auto* buf = reinterpret_cast<byte*>(h->buffer);
+    const uint64_t bits = ((uint64_t(h->hiLen) << 32) | h->loLen) * 8;
+    buf[h->buffLen++] = 0x80;
+    if (h->buffLen > WC_SHA256_BLOCK_SIZE - 8) {
+        std::memset(buf + h->buffLen, 0, WC_SHA256_BLOCK_SIZE - h->buffLen);
+        br::sha256_blocks(h->digest, buf, 1);
+        h->buffLen = 0;
+    }
+    std::memset(buf + h->buffLen, 0, WC_SHA256_BLOCK_SIZE - 8 - h->buffLen);
+    for (int i = 0; i < 8; ++i) buf[WC_SHA256_BLOCK_SIZE - 1 - i] = byte(bits >> (8 * i));
+    br::sha256_blocks(h->digest, buf, 1);
+    for (int i = 0; i < 8; ++i) {
+        out[4 * i] = byte(h->digest[i] >> 24);
+        out[4 * i + 1] = byte(h->digest[i] >> 16);
+        out[4 * i + 2] = byte(h->digest[i] >> 8);
+        out[4 * i + 3] = byte(h->digest[i]);
+    }
+    // As wolfCrypt's Final: the object starts over (its device path skips that reset).
+    std::memcpy(h->digest, kSha256Iv, sizeof kSha256Iv);
+    std::memset(h->buffer, 0, sizeof h->buffer);
+    h->buffLen = h->loLen = h->hiLen = 0;
+}
+
+int sha256(wc_CryptoInfo* info) {
+    wc_Sha256* h = info->hash.sha256;
+    if (h == nullptr || h->buffLen >= WC_SHA256_BLOCK_SIZE) return CRYPTOCB_UNAVAILABLE;
+    if (info->hash.in != nullptr && info->hash.inSz > 0)
+        sha256_update(h, info->hash.in, info->hash.inSz);
+    if (info->hash.digest != nullptr) {
+        sha256_final(h, info->hash.digest);
+        bump(g_count.sha256);
+    }
+    return 0;
+}
+
 // ---- dispatch -------------------------------------------------------------------------------
 
 int callback(int /*devId*/, wc_CryptoInfo* info, void* /*ctx*/) {
@@ -266,6 +339,8 @@ int callback(int /*devId*/, wc_CryptoInfo* info, void* /*ctx*/) {
     }
     if (info->algo_type == WC_ALGO_TYPE_CIPHER && info->cipher.type == WC_CIPHER_AES_GCM)
         return aes_gcm(info);
+    if (info->algo_type == WC_ALGO_TYPE_HASH && info->hash.type == WC_HASH_TYPE_SHA256)
+        return sha256(info);
     // Every WOLFSSL instantiates its own Hash_DRBG (seeded from /dev/urandom: open, read,
     // close) and then generates with SHA-256 in software; with a device id both go here.
     if (info->algo_type == WC_ALGO_TYPE_RNG) {
@@ -276,9 +351,7 @@ int callback(int /*devId*/, wc_CryptoInfo* info, void* /*ctx*/) {
         if (info->seed.seed == nullptr) return CRYPTOCB_UNAVAILABLE;
         return finish(br::random_bytes(info->seed.seed, info->seed.sz), g_count.seed);
     }
-    // Hashes and HMAC are stateful across update/final and copied by value (wc_Sha256Copy) by
-    // the transcript code, with no free notification: not worth a device-side state. Verify,
-    // ChaCha: software.
+    // SHA-384/512 and HMAC (whose inner hashes come here as SHA-256), verify, ChaCha: software.
     return CRYPTOCB_UNAVAILABLE;
 }
 
@@ -304,7 +377,7 @@ const char* sluice_tls_accel_describe() {
     std::call_once(once, [] {
         std::snprintf(buf, sizeof buf,
                       "%s: x25519 (%s), p256/p384/p521 keygen+ecdh+ecdsa-sign, rsa-private "
-                      "(pkcs1/pss), aes-gcm, rng, tls1.3 hkdf-expand",
+                      "(pkcs1/pss), aes-gcm, sha256, rng, tls1.3 hkdf-expand",
                       br::libcrypto_version(),
                       sluice_tls_accel_x25519_routed() ? "tls1.2+1.3" : "tls1.2 only");
     });
@@ -355,6 +428,7 @@ AccelCounters sluice_tls_accel_counters() {
     c.random = ld(g_count.random);
     c.seed = ld(g_count.seed);
     c.hkdf_expand = ld(g_count.hkdf);
+    c.sha256_final = ld(g_count.sha256);
     c.fallbacks = ld(g_count.fallbacks);
     return c;
 }

@@ -800,6 +800,7 @@ TEST(Session, Tls13X25519KeyShareUsesTheCryptoDevice) {
         // And the key schedule's HKDF-Expand-Label calls (handshake + application secrets,
         // keys, IVs, finished keys) went to libcrypto through the callback.
         EXPECT_GE(after.hkdf_expand, before.hkdf_expand + 10);
+        EXPECT_GE(after.sha256_final, before.sha256_final + 2);  // transcript hashes
     }
 }
 #endif
