@@ -24,7 +24,13 @@ namespace sluice::server {
 
 namespace {
 
-constexpr size_t kSealChunk = 64 * 1024;   // plaintext sealed per send in user TX mode
+// Plaintext sealed per send in user TX mode. Each chunk is one seal-then-send round trip on the
+// ring, and when the client drains slowly the worker sleeps and wakes once per chunk: 256 KiB
+// measured 0.77 s/GB of server CPU against 1.05 s/GB at 64 KiB (bench/compare https-16m). The
+// cost: up to ~256 KiB of sealed records per connection while a body is in flight (released
+// when the connection goes idle); kTLS connections splice and hold none.
+constexpr size_t kSealChunk = 256 * 1024;
+constexpr size_t kReadChunk = 64 * 1024;  // cold file chunks read through the ring (filebuf)
 constexpr uint8_t kAlertInternalError = 80;
 constexpr size_t kKeepWireBytes = 4096;  // sealed-output capacity kept between responses
 
@@ -662,8 +668,8 @@ void Conn::tls_pump_sealed() {
                 continue;
             }
             if (sealed > 0) break;  // send what is sealed first
-            if (!t.filebuf) t.filebuf = std::make_unique<char[]>(kSealChunk);
-            const auto n = static_cast<unsigned>(std::min<uint64_t>(s.len, kSealChunk));
+            if (!t.filebuf) t.filebuf = std::make_unique<char[]>(kReadChunk);
+            const auto n = static_cast<unsigned>(std::min<uint64_t>(s.len, kReadChunk));
             io_uring_sqe* sqe = w_.ring().sqe(file_read_op_);
             io_uring_prep_read(sqe, s.fd, t.filebuf.get(), n, s.file_off);
             set_deadline(Deadline::Send, w_.config().send_timeout_s);
