@@ -509,8 +509,10 @@ std::expected<std::unique_ptr<Context>, std::string> Context::create(const TlsOp
         std::string list;
         auto add = [&](const std::vector<uint16_t>& ids) {
             for (uint16_t id : ids) {
+                const auto* suite = suite_by_id(id);  // ids come from the same table
+                if (suite == nullptr) continue;
                 if (!list.empty()) list += ':';
-                list += suite_by_id(id)->wolf;
+                list += suite->wolf;
             }
         };
         add(impl->tls13_suites);

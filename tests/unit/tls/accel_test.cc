@@ -314,7 +314,7 @@ INSTANTIATE_TEST_SUITE_P(Curves, AccelEccTest,
                          ::testing::Values(CurveCase{ECC_SECP256R1, 32},
                                            CurveCase{ECC_SECP384R1, 48},
                                            CurveCase{ECC_SECP521R1, 66}),
-                         [](const auto& info) { return "size" + std::to_string(info.param.size); });
+                         [](const auto& tp) { return "size" + std::to_string(tp.param.size); });
 
 TEST_F(AccelTest, EcdhRejectsOffCurvePeer) {
     // A public point off the curve must not produce a secret (device declines, software
@@ -782,7 +782,7 @@ INSTANTIATE_TEST_SUITE_P(
                       HsCase{false, KeyType::Rsa, WOLFSSL_ECC_SECP256R1, false},
                       HsCase{true, KeyType::Ecdsa, WOLFSSL_ECC_X25519, true},
                       HsCase{false, KeyType::Rsa, WOLFSSL_ECC_SECP256R1, true}),
-    [](const auto& info) { return hs_name(info.param); });
+    [](const auto& tp) { return hs_name(tp.param); });
 
 TEST_F(AccelTest, ConcurrentHandshakes) {
     // Per-thread libcrypto contexts + the shared key cache under concurrent use.
