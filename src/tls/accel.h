@@ -64,9 +64,28 @@ private:
     int prev_;
 };
 
+// Every WOLFSSL instantiates its own Hash_DRBG in wolfSSL_new: a /dev/urandom seed, a DRBG
+// self-test and an instantiation, ~5 % of a full handshake here, for a generator whose output
+// the device replaces anyway (every generate call with a device id comes to it). While an
+// RngRoute is alive on a thread, wc_InitRng_ex for that device id (interposed like
+// wc_curve25519_make_key) sets up the WC_RNG without a DRBG: generate calls go to the device,
+// and should the device ever fail, wolfCrypt's own path refuses (its status is not DRBG_OK)
+// instead of producing anything. Scope it around wolfSSL_new.
+class RngRoute {
+public:
+    explicit RngRoute(int dev);
+    ~RngRoute();
+    RngRoute(const RngRoute&) = delete;
+    RngRoute& operator=(const RngRoute&) = delete;
+
+private:
+    int prev_;
+};
+
 // True when the interposition is in effect in this process (the executable exports
 // wc_curve25519_make_key and libwolfssl binds to it). False means TLS 1.3 X25519 stays in
 // wolfCrypt software; everything still works.
 bool sluice_tls_accel_x25519_routed();
+bool sluice_tls_accel_rng_routed();  // the same for wc_InitRng_ex (RngRoute)
 
 }  // namespace sluice::tls

@@ -14,6 +14,7 @@
 #include <wolfssl/wolfcrypt/curve25519.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/random.h>
 #include <wolfssl/wolfcrypt/rsa.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 #include <wolfssl/wolfcrypt/wc_port.h>
@@ -406,12 +407,31 @@ MakeKeyFn wolf_make_key() {
 X25519Route::X25519Route(int dev) : prev_(t_x25519_dev) { t_x25519_dev = dev; }
 X25519Route::~X25519Route() { t_x25519_dev = prev_; }
 
+namespace {
+thread_local int t_rng_dev = INVALID_DEVID;
+
+using InitRngFn = int (*)(WC_RNG*, void*, int);
+InitRngFn wolf_init_rng() {
+    static const InitRngFn fn = reinterpret_cast<InitRngFn>(dlsym(RTLD_NEXT, "wc_InitRng_ex"));
+    return fn;
+}
+}  // namespace
+
+RngRoute::RngRoute(int dev) : prev_(t_rng_dev) { t_rng_dev = dev; }
+RngRoute::~RngRoute() { t_rng_dev = prev_; }
+
 bool sluice_tls_accel_x25519_routed() {
     // The executable's definition must be the one the dynamic linker hands out (and so the one
     // libwolfssl's PLT binds to), and wolfSSL's own must be reachable behind it.
     void* global = dlsym(RTLD_DEFAULT, "wc_curve25519_make_key");
     return global == reinterpret_cast<void*>(&wc_curve25519_make_key) &&
            wolf_make_key() != nullptr && wolf_make_key() != &wc_curve25519_make_key;
+}
+
+bool sluice_tls_accel_rng_routed() {
+    void* global = dlsym(RTLD_DEFAULT, "wc_InitRng_ex");
+    return global == reinterpret_cast<void*>(&wc_InitRng_ex) && wolf_init_rng() != nullptr &&
+           wolf_init_rng() != &wc_InitRng_ex;
 }
 
 AccelCounters sluice_tls_accel_counters() {
@@ -442,4 +462,19 @@ extern "C" int wc_curve25519_make_key(WC_RNG* rng, int keysize, curve25519_key* 
     if (key != nullptr && key->devId == INVALID_DEVID && t_x25519_dev != INVALID_DEVID)
         key->devId = t_x25519_dev;
     return real(rng, keysize, key);
+}
+
+extern "C" int wc_InitRng_ex(WC_RNG* rng, void* heap, int devId) {
+    using namespace sluice::tls;
+    if (rng != nullptr && devId != INVALID_DEVID && devId == t_rng_dev) {
+        // No DRBG: status stays DRBG_NOT_INIT (0), so wolfCrypt's software generate refuses;
+        // with devId set every generate call reaches the device first (wc_RNG_GenerateBlock).
+        std::memset(rng, 0, sizeof *rng);
+        rng->heap = heap;
+        rng->devId = devId;
+        return 0;
+    }
+    InitRngFn real = wolf_init_rng();
+    if (real == nullptr || real == &wc_InitRng_ex) return NOT_COMPILED_IN;
+    return real(rng, heap, devId);
 }

@@ -187,7 +187,13 @@ bool Session::start(const void* hello_info) {
     const auto* hello = static_cast<const ClientHelloInfo*>(hello_info);
     const CertEntry& e = ctx_.impl().select(hello);
     if (hello != nullptr) sni_ = hello->sni;
-    ssl_.reset(wolfSSL_new(e.ctx.get()));
+    {
+#if SLUICE_TLS_ACCEL
+        // Its WC_RNG gets every byte from the crypto device: no per-connection DRBG (accel.h).
+        RngRoute route(wolfSSL_CTX_GetDevId(e.ctx.get(), nullptr));
+#endif
+        ssl_.reset(wolfSSL_new(e.ctx.get()));
+    }
     if (!ssl_) {
         fail_with("wolfSSL_new failed");
         return false;

@@ -144,6 +144,32 @@ TEST_F(AccelTest, Sha256MatchesSoftwareAcrossSplitsCopiesAndReuse) {
     }
 }
 
+TEST_F(AccelTest, RoutedRngHasNoDrbgAndGeneratesThroughTheDevice) {
+    ASSERT_TRUE(sluice_tls_accel_rng_routed());
+    WC_RNG rng;
+    {
+        RngRoute route(dev());
+        ASSERT_EQ(wc_InitRng_ex(&rng, nullptr, dev()), 0);
+    }
+    const auto before = sluice_tls_accel_counters();
+    byte a[64] = {}, b[64] = {};
+    ASSERT_EQ(wc_RNG_GenerateBlock(&rng, a, sizeof a), 0);
+    ASSERT_EQ(wc_RNG_GenerateBlock(&rng, b, sizeof b), 0);
+    EXPECT_NE(0, std::memcmp(a, b, sizeof a));
+    const auto after = sluice_tls_accel_counters();
+    EXPECT_EQ(after.random, before.random + 2);
+    EXPECT_EQ(after.seed, before.seed);  // nothing was instantiated
+    // Without the device behind it the RNG refuses instead of using a DRBG it never had.
+    rng.devId = INVALID_DEVID;
+    EXPECT_NE(wc_RNG_GenerateBlock(&rng, a, sizeof a), 0);
+    EXPECT_EQ(wc_FreeRng(&rng), 0);
+    // Outside a route (or for another device id) wolfCrypt's own DRBG is set up as usual.
+    WC_RNG plain;
+    ASSERT_EQ(wc_InitRng_ex(&plain, nullptr, INVALID_DEVID), 0);
+    EXPECT_EQ(wc_RNG_GenerateBlock(&plain, a, sizeof a), 0);
+    EXPECT_EQ(wc_FreeRng(&plain), 0);
+}
+
 TEST_F(AccelTest, HkdfExpandRfc5869Vector) {
     // RFC 5869 A.1 (SHA-256), from PRK: 42 bytes (two HMAC blocks).
     const uint8_t prk[] = {0x07, 0x77, 0x09, 0x36, 0x2c, 0x2e, 0x32, 0xdf, 0x0d, 0xdc, 0x3f,

@@ -781,6 +781,7 @@ TEST(Context, OnlyAllowedGroups) {
 // counted by the device, the in-process client's (outside the route) must not.
 TEST(Session, Tls13X25519KeyShareUsesTheCryptoDevice) {
     ASSERT_TRUE(sluice::tls::sluice_tls_accel_x25519_routed());
+    ASSERT_TRUE(sluice::tls::sluice_tls_accel_rng_routed());
     TlsOptions o;
     o.self_signed = true;
     auto ctx = make_ctx(o);
@@ -801,6 +802,10 @@ TEST(Session, Tls13X25519KeyShareUsesTheCryptoDevice) {
         // keys, IVs, finished keys) went to libcrypto through the callback.
         EXPECT_GE(after.hkdf_expand, before.hkdf_expand + 10);
         EXPECT_GE(after.sha256_final, before.sha256_final + 2);  // transcript hashes
+        // Its WOLFSSL's RNG has no DRBG of its own (RngRoute): nothing seeded, every random
+        // byte (server random, ticket nonce) from the device.
+        EXPECT_EQ(after.seed, before.seed);
+        EXPECT_GE(after.random, before.random + 1);
     }
 }
 #endif
