@@ -373,14 +373,16 @@ int sluice_tls_accel_register() {
 }
 
 const char* sluice_tls_accel_describe() {
-    static char buf[192];
+    static char buf[256];
     static std::once_flag once;
     std::call_once(once, [] {
         std::snprintf(buf, sizeof buf,
                       "%s: x25519 (%s), p256/p384/p521 keygen+ecdh+ecdsa-sign, rsa-private "
-                      "(pkcs1/pss), aes-gcm, sha256, rng, tls1.3 hkdf-expand",
+                      "(pkcs1/pss), aes-gcm, sha256, rng (%s), tls1.3 hkdf-expand",
                       br::libcrypto_version(),
-                      sluice_tls_accel_x25519_routed() ? "tls1.2+1.3" : "tls1.2 only");
+                      sluice_tls_accel_x25519_routed() ? "tls1.2+1.3" : "tls1.2 only",
+                      sluice_tls_accel_rng_routed() ? "no per-connection drbg"
+                                                    : "per-connection drbg");
     });
     return buf;
 }
