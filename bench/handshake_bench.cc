@@ -145,7 +145,7 @@ bool handshake(WOLFSSL_CTX* sctx, WOLFSSL_CTX* cctx, bool tls13, word16 group, d
             auto t0 = Clock::now();
             int r;
             {  // as tls::Session does (accel.h): TLS 1.3 X25519 key shares to the device too
-                sluice::tls::X25519Route route(wolfSSL_CTX_GetDevId(nullptr, s));
+                sluice::tls::DeviceRoute route(wolfSSL_CTX_GetDevId(nullptr, s));
                 r = wolfSSL_accept(s);
             }
             server_s += (Clock::now() - t0);

@@ -49,34 +49,21 @@ struct AccelCounters {
 };
 AccelCounters sluice_tls_accel_counters();
 
-// wolfSSL 5.5.4 creates TLS 1.3 X25519 key shares without a device id, so they would stay in
-// wolfCrypt software (~90 µs each here, against ~30 µs in libcrypto). While an X25519Route is
-// alive on a thread, X25519 keys wolfSSL generates there without a device get `dev` instead
-// (accel_wolf.cc interposes wc_curve25519_make_key). Scope it around wolfSSL_accept.
-class X25519Route {
+// Two things wolfSSL 5.5.4 makes without a device id, so they would skip the device:
+//   - TLS 1.3 X25519 key shares (wolfCrypt software: ~90 µs each here, ~47 µs in libcrypto);
+//   - each WOLFSSL's RNG, a Hash_DRBG with its own /dev/urandom seed, self-test and
+//     instantiation (~5 % of a full handshake) although the device serves every generate call.
+// While a DeviceRoute is alive on a thread, accel_wolf.cc's definitions of
+// wc_curve25519_make_key and wc_InitRng_ex give such keys the route's device id and set up
+// RNGs for that device without a DRBG (should the device ever fail, wolfCrypt's own generate
+// path then refuses: its status is not DRBG_OK). Scope it around wolfSSL_new and
+// wolfSSL_accept.
+class DeviceRoute {
 public:
-    explicit X25519Route(int dev);
-    ~X25519Route();
-    X25519Route(const X25519Route&) = delete;
-    X25519Route& operator=(const X25519Route&) = delete;
-
-private:
-    int prev_;
-};
-
-// Every WOLFSSL instantiates its own Hash_DRBG in wolfSSL_new: a /dev/urandom seed, a DRBG
-// self-test and an instantiation, ~5 % of a full handshake here, for a generator whose output
-// the device replaces anyway (every generate call with a device id comes to it). While an
-// RngRoute is alive on a thread, wc_InitRng_ex for that device id (interposed like
-// wc_curve25519_make_key) sets up the WC_RNG without a DRBG: generate calls go to the device,
-// and should the device ever fail, wolfCrypt's own path refuses (its status is not DRBG_OK)
-// instead of producing anything. Scope it around wolfSSL_new.
-class RngRoute {
-public:
-    explicit RngRoute(int dev);
-    ~RngRoute();
-    RngRoute(const RngRoute&) = delete;
-    RngRoute& operator=(const RngRoute&) = delete;
+    explicit DeviceRoute(int dev);
+    ~DeviceRoute();
+    DeviceRoute(const DeviceRoute&) = delete;
+    DeviceRoute& operator=(const DeviceRoute&) = delete;
 
 private:
     int prev_;
@@ -86,6 +73,6 @@ private:
 // wc_curve25519_make_key and libwolfssl binds to it). False means TLS 1.3 X25519 stays in
 // wolfCrypt software; everything still works.
 bool sluice_tls_accel_x25519_routed();
-bool sluice_tls_accel_rng_routed();  // the same for wc_InitRng_ex (RngRoute)
+bool sluice_tls_accel_rng_routed();  // the same for wc_InitRng_ex
 
 }  // namespace sluice::tls

@@ -344,13 +344,12 @@ int callback(int /*devId*/, wc_CryptoInfo* info, void* /*ctx*/) {
         return sha256(info);
     // Every WOLFSSL instantiates its own Hash_DRBG (seeded from /dev/urandom: open, read,
     // close) and then generates with SHA-256 in software; with a device id both go here.
-    if (info->algo_type == WC_ALGO_TYPE_RNG) {
-        if (info->rng.out == nullptr) return CRYPTOCB_UNAVAILABLE;
-        return finish(br::random_bytes(info->rng.out, info->rng.sz), g_count.random);
-    }
-    if (info->algo_type == WC_ALGO_TYPE_SEED) {
-        if (info->seed.seed == nullptr) return CRYPTOCB_UNAVAILABLE;
-        return finish(br::random_bytes(info->seed.seed, info->seed.sz), g_count.seed);
+    if (info->algo_type == WC_ALGO_TYPE_RNG || info->algo_type == WC_ALGO_TYPE_SEED) {
+        const bool seed = info->algo_type == WC_ALGO_TYPE_SEED;
+        byte* out = seed ? info->seed.seed : info->rng.out;
+        if (out == nullptr) return CRYPTOCB_UNAVAILABLE;
+        return finish(br::random_bytes(out, seed ? info->seed.sz : info->rng.sz),
+                      seed ? g_count.seed : g_count.random);
     }
     // SHA-384/512 and HMAC (whose inner hashes come here as SHA-256), verify, ChaCha: software.
     return CRYPTOCB_UNAVAILABLE;
@@ -387,53 +386,53 @@ const char* sluice_tls_accel_describe() {
     return buf;
 }
 
-// ---- TLS 1.3 X25519 key shares ------------------------------------------------------------
-// wolfSSL 5.5.4's TLS 1.3 key share code initialises its curve25519_key with INVALID_DEVID, so
-// the device above never sees it; its call to wc_curve25519_make_key goes through libwolfssl's
-// PLT, though, so the definition below (exported from the executable, see meson.build) runs
-// first. While an X25519Route is active on this thread it gives such a key our device id and
-// then calls wolfSSL's own make_key: keygen and the later shared secret both reach libcrypto.
-// Outside a route, or when wolfSSL already set a device (newer releases pass ssl->devId), it
-// changes nothing.
+// ---- routes: device ids for what wolfSSL 5.5.4 makes without one ----------------------------
+// Two wolfCrypt entry points that wolfSSL calls through libwolfssl's PLT are defined again
+// below (exported from the executable, so the dynamic linker hands them out first):
+//   wc_curve25519_make_key: TLS 1.3 key shares are initialised with INVALID_DEVID (tls.c); inside
+//     a route such a key gets the route's device id, then wolfSSL's own make_key runs, so keygen
+//     and the later shared secret reach libcrypto.
+//   wc_InitRng_ex: every WOLFSSL instantiates a Hash_DRBG; inside a route an RNG for the route's
+//     device is set up without one (see the definition).
+// Outside a route, or where wolfSSL already passes a device id (newer releases), nothing changes.
 namespace {
-thread_local int t_x25519_dev = INVALID_DEVID;
+thread_local int t_route_dev = INVALID_DEVID;
+
+// wolfSSL's own definition, behind ours.
+template <class Fn>
+Fn next_definition(const char* name) {
+    return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+}
 
 using MakeKeyFn = int (*)(WC_RNG*, int, curve25519_key*);
-MakeKeyFn wolf_make_key() {
-    static const MakeKeyFn fn =
-        reinterpret_cast<MakeKeyFn>(dlsym(RTLD_NEXT, "wc_curve25519_make_key"));
-    return fn;
-}
-}  // namespace
-
-X25519Route::X25519Route(int dev) : prev_(t_x25519_dev) { t_x25519_dev = dev; }
-X25519Route::~X25519Route() { t_x25519_dev = prev_; }
-
-namespace {
-thread_local int t_rng_dev = INVALID_DEVID;
-
 using InitRngFn = int (*)(WC_RNG*, void*, int);
-InitRngFn wolf_init_rng() {
-    static const InitRngFn fn = reinterpret_cast<InitRngFn>(dlsym(RTLD_NEXT, "wc_InitRng_ex"));
+MakeKeyFn wolf_make_key() {
+    static const MakeKeyFn fn = next_definition<MakeKeyFn>("wc_curve25519_make_key");
     return fn;
+}
+InitRngFn wolf_init_rng() {
+    static const InitRngFn fn = next_definition<InitRngFn>("wc_InitRng_ex");
+    return fn;
+}
+
+// Ours must be the definition the dynamic linker hands out (and so the one libwolfssl's PLT
+// binds to), and wolfSSL's own must be reachable behind it.
+bool interposed(const char* name, void* ours, void* next) {
+    return dlsym(RTLD_DEFAULT, name) == ours && next != nullptr && next != ours;
 }
 }  // namespace
 
-RngRoute::RngRoute(int dev) : prev_(t_rng_dev) { t_rng_dev = dev; }
-RngRoute::~RngRoute() { t_rng_dev = prev_; }
+DeviceRoute::DeviceRoute(int dev) : prev_(t_route_dev) { t_route_dev = dev; }
+DeviceRoute::~DeviceRoute() { t_route_dev = prev_; }
 
 bool sluice_tls_accel_x25519_routed() {
-    // The executable's definition must be the one the dynamic linker hands out (and so the one
-    // libwolfssl's PLT binds to), and wolfSSL's own must be reachable behind it.
-    void* global = dlsym(RTLD_DEFAULT, "wc_curve25519_make_key");
-    return global == reinterpret_cast<void*>(&wc_curve25519_make_key) &&
-           wolf_make_key() != nullptr && wolf_make_key() != &wc_curve25519_make_key;
+    return interposed("wc_curve25519_make_key", reinterpret_cast<void*>(&wc_curve25519_make_key),
+                      reinterpret_cast<void*>(wolf_make_key()));
 }
 
 bool sluice_tls_accel_rng_routed() {
-    void* global = dlsym(RTLD_DEFAULT, "wc_InitRng_ex");
-    return global == reinterpret_cast<void*>(&wc_InitRng_ex) && wolf_init_rng() != nullptr &&
-           wolf_init_rng() != &wc_InitRng_ex;
+    return interposed("wc_InitRng_ex", reinterpret_cast<void*>(&wc_InitRng_ex),
+                      reinterpret_cast<void*>(wolf_init_rng()));
 }
 
 AccelCounters sluice_tls_accel_counters() {
@@ -461,14 +460,14 @@ extern "C" int wc_curve25519_make_key(WC_RNG* rng, int keysize, curve25519_key* 
     using namespace sluice::tls;
     MakeKeyFn real = wolf_make_key();
     if (real == nullptr || real == &wc_curve25519_make_key) return NOT_COMPILED_IN;
-    if (key != nullptr && key->devId == INVALID_DEVID && t_x25519_dev != INVALID_DEVID)
-        key->devId = t_x25519_dev;
+    if (key != nullptr && key->devId == INVALID_DEVID && t_route_dev != INVALID_DEVID)
+        key->devId = t_route_dev;
     return real(rng, keysize, key);
 }
 
 extern "C" int wc_InitRng_ex(WC_RNG* rng, void* heap, int devId) {
     using namespace sluice::tls;
-    if (rng != nullptr && devId != INVALID_DEVID && devId == t_rng_dev) {
+    if (rng != nullptr && devId != INVALID_DEVID && devId == t_route_dev) {
         // No DRBG: status stays DRBG_NOT_INIT (0), so wolfCrypt's software generate refuses;
         // with devId set every generate call reaches the device first (wc_RNG_GenerateBlock).
         std::memset(rng, 0, sizeof *rng);

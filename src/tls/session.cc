@@ -190,7 +190,7 @@ bool Session::start(const void* hello_info) {
     {
 #if SLUICE_TLS_ACCEL
         // Its WC_RNG gets every byte from the crypto device: no per-connection DRBG (accel.h).
-        RngRoute route(wolfSSL_CTX_GetDevId(e.ctx.get(), nullptr));
+        DeviceRoute route(wolfSSL_CTX_GetDevId(e.ctx.get(), nullptr));
 #endif
         ssl_.reset(wolfSSL_new(e.ctx.get()));
     }
@@ -240,7 +240,7 @@ Session::Step Session::advance() {
             CurrentGuard guard(this);
 #if SLUICE_TLS_ACCEL
             // TLS 1.3 X25519 key shares to the context's crypto device too (accel.h).
-            X25519Route route(wolfSSL_CTX_GetDevId(nullptr, ssl_.get()));
+            DeviceRoute route(wolfSSL_CTX_GetDevId(nullptr, ssl_.get()));
 #endif
             ret = wolfSSL_accept(ssl_.get());
         }

@@ -148,7 +148,7 @@ TEST_F(AccelTest, RoutedRngHasNoDrbgAndGeneratesThroughTheDevice) {
     ASSERT_TRUE(sluice_tls_accel_rng_routed());
     WC_RNG rng;
     {
-        RngRoute route(dev());
+        DeviceRoute route(dev());
         ASSERT_EQ(wc_InitRng_ex(&rng, nullptr, dev()), 0);
     }
     const auto before = sluice_tls_accel_counters();
@@ -710,7 +710,7 @@ std::string run_handshake(const HsCase& c, int server_dev) {
             if (!sd) {
                 int r;
                 {  // as tls::Session does: TLS 1.3 X25519 key shares to the device too
-                    X25519Route route(wolfSSL_CTX_GetDevId(nullptr, s));
+                    DeviceRoute route(wolfSSL_CTX_GetDevId(nullptr, s));
                     r = wolfSSL_accept(s);
                 }
                 if (r == WOLFSSL_SUCCESS) {
@@ -779,7 +779,7 @@ TEST_P(AccelHandshakeTest, CompletesAndUsesDevice) {
         else
             EXPECT_GE(after.rsa_private, before.rsa_private + 1);
         if (c.group == WOLFSSL_ECC_X25519) {
-            // TLS 1.3 key shares reach the device through X25519Route (wolfSSL 5.5.4 makes them
+            // TLS 1.3 key shares reach the device through DeviceRoute (wolfSSL 5.5.4 makes them
             // without a device id); exactly the server's: the client runs outside the route.
             EXPECT_EQ(after.x25519_keygen, before.x25519_keygen + 1);
             EXPECT_EQ(after.x25519_derive, before.x25519_derive + 1);

@@ -777,7 +777,7 @@ TEST(Context, OnlyAllowedGroups) {
 
 #if SLUICE_TLS_ACCEL
 // wolfSSL 5.5.4 makes TLS 1.3 X25519 key shares without a device id; Session routes them to the
-// libcrypto device (accel.h, X25519Route). The server's keygen and shared secret must both be
+// libcrypto device (accel.h, DeviceRoute). The server's keygen and shared secret must both be
 // counted by the device, the in-process client's (outside the route) must not.
 TEST(Session, Tls13X25519KeyShareUsesTheCryptoDevice) {
     ASSERT_TRUE(sluice::tls::sluice_tls_accel_x25519_routed());
@@ -802,7 +802,7 @@ TEST(Session, Tls13X25519KeyShareUsesTheCryptoDevice) {
         // keys, IVs, finished keys) went to libcrypto through the callback.
         EXPECT_GE(after.hkdf_expand, before.hkdf_expand + 10);
         EXPECT_GE(after.sha256_final, before.sha256_final + 2);  // transcript hashes
-        // Its WOLFSSL's RNG has no DRBG of its own (RngRoute): nothing seeded, every random
+        // Its WOLFSSL's RNG has no DRBG of its own (DeviceRoute): nothing seeded, every random
         // byte (server random, ticket nonce) from the device.
         EXPECT_EQ(after.seed, before.seed);
         EXPECT_GE(after.random, before.random + 1);
