@@ -134,7 +134,9 @@ private:
     void tls_on_recvmsg(int res, uint32_t flags);
     void tls_pump_sealed();
     void tls_on_file_read(int res);
-    const char* mapped_chunk(const OutSeg& s, size_t n);
+    enum class MapSeal { Sealed, Cold, Failed };
+    MapSeal tls_seal_from_map(OutSeg& s, size_t n);
+    void file_sealed(OutSeg& s, size_t n, bool mapped);
     [[nodiscard]] bool tls_user_tx() const;
     [[nodiscard]] bool tls_wire_in_flight() const;
     [[nodiscard]] std::string_view tls_log_tag() const;

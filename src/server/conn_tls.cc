@@ -610,19 +610,33 @@ void seal_from_map(void* p) {
 }
 }  // namespace
 
-// The file bytes of `s` for the next `n`, read straight from a mapping of the file when its
-// pages are in the page cache; nullptr sends the caller down the ring-read path (cold data is
-// read asynchronously there instead of faulting the event loop onto the disk).
-const char* Conn::mapped_chunk(const OutSeg& s, size_t n) {
+// Seals the next `n` file bytes of `s` straight from a mapping of the file when its pages are
+// in the page cache (no read copy). Cold: the caller reads them through the ring instead, so
+// the event loop never faults onto the disk. A file that shrank under the mapping faults
+// (SIGBUS, caught): this response cannot be completed, like a short read.
+Conn::MapSeal Conn::tls_seal_from_map(OutSeg& s, size_t n) {
     const files::Variant* v = s.file;
-    if (v == nullptr || n == 0) return nullptr;
+    if (v == nullptr || n == 0) return MapSeal::Cold;
     if (!v->map && !v->map_tried) {
         v->map_tried = true;
         if (auto m = files::Mapping::create(v->fd.get(), static_cast<size_t>(v->st.st_size)))
             v->map = std::move(*m);
     }
-    if (!v->map || !v->map.resident(s.file_off, n)) return nullptr;
-    return v->map.data() + s.file_off;
+    if (!v->map || !v->map.resident(s.file_off, n)) return MapSeal::Cold;
+    const char* src = v->map.data() + s.file_off;
+    SealArgs a{tls_->sealer.get(), src, n, &tls_->wire, false};
+    if (!base::run_guarded(src, n, seal_from_map, &a)) {
+        w_.counters().tls_body_truncated.add(1);
+        v->map = files::Mapping();  // map_tried stays set: no new mapping for this entry
+        abort();
+        return MapSeal::Failed;
+    }
+    if (!a.ok) {
+        abort();
+        return MapSeal::Failed;
+    }
+    file_sealed(s, n, true);
+    return MapSeal::Sealed;
 }
 
 void Conn::tls_pump_sealed() {
@@ -645,26 +659,10 @@ void Conn::tls_pump_sealed() {
         }
         if (s.fd >= 0) {
             const auto want = static_cast<size_t>(std::min<uint64_t>(s.len, kSealChunk - sealed));
-            if (const char* src = mapped_chunk(s, want)) {
-                // Sealed straight from the page cache (no read copy). A file that shrank under
-                // the mapping faults: this response cannot be completed, like a short read.
-                SealArgs a{t.sealer.get(), src, want, &t.wire, false};
-                if (!base::run_guarded(src, want, seal_from_map, &a)) {
-                    w_.counters().tls_body_truncated.add(1);
-                    s.file->map_tried = true;
-                    s.file->map = files::Mapping();
-                    abort();
-                    return;
-                }
-                if (!a.ok) {
-                    abort();
-                    return;
-                }
-                w_.counters().tls_bytes_sealed.add(want);
-                w_.counters().tls_bytes_sealed_mapped.add(want);
+            const MapSeal m = tls_seal_from_map(s, want);
+            if (m == MapSeal::Failed) return;  // aborted
+            if (m == MapSeal::Sealed) {
                 sealed += want;
-                s.file_off += want;
-                s.len -= want;
                 continue;
             }
             if (sealed > 0) break;  // send what is sealed first
@@ -710,10 +708,15 @@ void Conn::tls_on_file_read(int res) {
         abort();
         return;
     }
+    file_sealed(s, n, false);
+    tls_send_wire();
+}
+
+void Conn::file_sealed(OutSeg& s, size_t n, bool mapped) {
     w_.counters().tls_bytes_sealed.add(n);
+    if (mapped) w_.counters().tls_bytes_sealed_mapped.add(n);
     s.file_off += n;
     s.len -= std::min<uint64_t>(s.len, n);
-    tls_send_wire();
 }
 
 }  // namespace sluice::server
