@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 
 #include "base/addr.h"
@@ -54,7 +55,7 @@ void Conn::start(int fd, uint64_t id, tls::Context* tls) {
     pipe_fill_ = 0;
     req_start_ms_ = 0;
     read_eof_ = close_after_ = closing_ = lingering_ = linger_on_close_ = false;
-    linger_no_read_ = false;
+    linger_no_read_ = input_after_close_ = false;
     shutdown_requested_ = recv_starved_ = false;
     corked_ = false;
     peer_ip_.clear();
@@ -72,10 +73,15 @@ void Conn::start(int fd, uint64_t id, tls::Context* tls) {
     update_recv();
 }
 
-bool Conn::ops_in_flight() const {
-    return recv_op_.in_flight() || send_op_.in_flight() || splice_in_op_.in_flight() ||
-           splice_out_op_.in_flight() || poll_op_.in_flight() || recvmsg_op_.in_flight() ||
-           ctl_op_.in_flight() || file_read_op_.in_flight();
+std::array<core::Op*, 9> Conn::ops() {
+    return {&recv_op_,    &send_op_, &splice_in_op_,  &splice_out_op_, &poll_op_,
+            &recvmsg_op_, &ctl_op_,  &file_read_op_, &fin_op_};
+}
+
+bool Conn::ops_in_flight() {
+    for (const core::Op* op : ops())
+        if (op->in_flight()) return true;
+    return false;
 }
 
 void Conn::set_deadline(Deadline d, double seconds) {
@@ -155,7 +161,10 @@ void Conn::on_recv(int res, uint32_t flags) {
 }
 
 void Conn::on_bytes(std::string_view data) {
-    if (closing_ || lingering_ || close_after_) return;  // input after a final response is dropped
+    if (closing_ || lingering_ || close_after_) {
+        input_after_close_ = true;  // dropped, but the close must linger for it (on_fin)
+        return;
+    }
     if (busy() || !inbuf_.empty()) {
         inbuf_.append(data);
         update_recv();
@@ -196,6 +205,7 @@ void Conn::process(std::string_view data) {
             break;
         }
     }
+    if (!data.empty() && close_after_) input_after_close_ = true;  // dropped: linger for it
     pump();
 }
 
@@ -429,7 +439,7 @@ void Conn::flush_logs() {
 void Conn::pump() {
     if (closing_ || handshaking_ || send_op_.in_flight() || splice_in_op_.in_flight() ||
         splice_out_op_.in_flight() || poll_op_.in_flight() || file_read_op_.in_flight() ||
-        ctl_op_.in_flight())
+        ctl_op_.in_flight() || fin_op_.in_flight())
         return;
     if (tls_user_tx()) {
         tls_pump_sealed();
@@ -458,16 +468,29 @@ void Conn::pump() {
             iov_.push_back({const_cast<char*>(p), static_cast<size_t>(m.len)});
         }
         // MSG_MORE when a spliced body follows, so headers and body share segments.
-        const int more = i < out_.size() ? MSG_MORE : 0;
+        int flags = MSG_NOSIGNAL | (i < out_.size() ? MSG_MORE : 0);
+        // The last bytes before a plain-HTTP close get SHUT_WR linked behind them. MSG_MORE
+        // holds them back until the FIN joins their last segment: one packet fewer per
+        // connection, and the close starts on our side, so the TIME_WAIT is ours and not the
+        // client's. MSG_WAITALL turns a short send into a failure that cuts the link, so the
+        // FIN can never overtake unsent bytes.
+        const bool fin = close_after_ && !tls_ && i == out_.size();
+        if (fin) {
+            w_.ring().reserve(2);
+            flags |= MSG_MORE | MSG_WAITALL;
+        }
         io_uring_sqe* sqe = w_.ring().sqe(send_op_);
         if (iov_.size() == 1) {
-            io_uring_prep_send(sqe, fd_.get(), iov_[0].iov_base, iov_[0].iov_len,
-                               MSG_NOSIGNAL | more);
+            io_uring_prep_send(sqe, fd_.get(), iov_[0].iov_base, iov_[0].iov_len, flags);
         } else {
             msg_ = msghdr{};
             msg_.msg_iov = iov_.data();
             msg_.msg_iovlen = iov_.size();
-            io_uring_prep_sendmsg(sqe, fd_.get(), &msg_, MSG_NOSIGNAL | more);
+            io_uring_prep_sendmsg(sqe, fd_.get(), &msg_, flags);
+        }
+        if (fin) {
+            sqe->flags |= IOSQE_IO_LINK;
+            io_uring_prep_shutdown(w_.ring().sqe(fin_op_), fd_.get(), SHUT_WR);
         }
         set_deadline(Deadline::Send, w_.config().send_timeout_s);
         return;
@@ -642,15 +665,57 @@ void Conn::go_idle() {
 void Conn::close_graceful() {
     if (closing_ || lingering_) return;
     if (tls_close_notify()) return;  // its completion comes back here
-    if (!linger_on_close_ || read_eof_) {
+    if (fin_op_.in_flight()) return;  // the linked SHUT_WR's completion starts the linger
+    if (read_eof_ || (tls_ && !linger_on_close_)) {
         finish_close();
         return;
     }
+    // Plain HTTP always closes by half-close and linger: our FIN goes first, and input the
+    // client sent meanwhile is read and dropped instead of turning close() into an RST that
+    // could destroy the response before the client read it.
     ::shutdown(fd_.get(), SHUT_WR);
+    start_linger();
+}
+
+void Conn::start_linger() {
+    // RFC 9112 §9.6: after the half-close, read until the client closes, unless certain the
+    // client's TCP has the whole response. With no input pending and nothing unacknowledged,
+    // closing now cannot cost the client its response, and spares the wakeup for the
+    // client's FIN (on loopback the ACK is usually in by now; otherwise tick() looks again).
+    const bool safe = safe_to_close();
     lingering_ = true;
     inbuf_.clear();
+    if (read_eof_ || safe) {
+        finish_close();
+        return;
+    }
     set_deadline(Deadline::Linger, kLingerSeconds);
     update_recv();
+}
+
+bool Conn::send_queue_empty() {
+    int unacked = 0;
+    return ::ioctl(fd_.get(), SIOCOUTQ, &unacked) != 0 || unacked == 0;
+}
+
+bool Conn::safe_to_close() {
+    if (!inbuf_.empty() || input_after_close_ || parser_->in_progress()) return false;
+    int unread = 0;
+    if (::ioctl(fd_.get(), SIOCINQ, &unread) != 0 || unread != 0) return false;
+    return send_queue_empty();
+}
+
+void Conn::on_fin(int res) {
+    // -ECANCELED: the send before it failed and has already aborted the connection.
+    if (res < 0 && res != -ECANCELED) {
+        abort();
+        return;
+    }
+    if (closing_) return;
+    if (res == 0)
+        start_linger();
+    else
+        pump();  // a short send cut the link: the rest goes out (or fails) on its own
 }
 
 void Conn::finish_close() {
@@ -660,11 +725,12 @@ void Conn::finish_close() {
     if (ops_in_flight()) {
         // Wake every op on this socket; the slot is released when the last CQE arrives.
         ::shutdown(fd_.get(), SHUT_RDWR);
-        // Submitted at once: the fd number must still be ours when the kernel matches it,
-        // since once closed it can be reused by the next accept in this same batch.
-        io_uring_sqe* s = w_.ring().sqe_untracked();
-        io_uring_prep_cancel_fd(s, fd_.get(), IORING_ASYNC_CANCEL_ALL);
-        w_.ring().submit_now();
+        // Cancelled by identity, not by fd: the fd may be closed and reused by an accept
+        // before these are submitted, and they can wait for the next submit.
+        for (const core::Op* op : ops()) {
+            if (!op->in_flight()) continue;
+            io_uring_prep_cancel64(w_.ring().sqe_untracked(), reinterpret_cast<uint64_t>(op), 0);
+        }
     }
     maybe_release();
 }
@@ -720,15 +786,12 @@ void Conn::begin_shutdown() {
 
 void Conn::tick(uint64_t now_ms) {
     if (!active() || closing_) return;
-    if (lingering_ && linger_no_read_) {
-        // Waiting for the peer to have everything (send queue empty) before close(): unread
-        // input that cannot be drained would otherwise make close() send an RST that
-        // discards the tail of the response.
-        int unsent = 0;
-        if (ioctl(fd_.get(), SIOCOUTQ, &unsent) != 0 || unsent == 0) {
-            finish_close();
-            return;
-        }
+    // Lingering ends early once the peer has everything: linger_no_read_ (kTLS RX after a
+    // KeyUpdate) cannot drain its input, so it closes as soon as the send queue is empty
+    // rather than let close() send an RST that discards the tail of the response.
+    if (lingering_ && (linger_no_read_ ? send_queue_empty() : safe_to_close())) {
+        finish_close();
+        return;
     }
     if (recv_starved_) {
         recv_starved_ = false;
@@ -792,6 +855,9 @@ void Conn::on_cqe(core::Op& op, int res, uint32_t flags) {
         break;
     case kFileRead:
         tls_on_file_read(res);
+        break;
+    case kFin:
+        on_fin(res);
         break;
     default:
         break;

@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 
 #include <cstdint>
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,7 +52,9 @@ public:
     void on_cqe(core::Op& op, int res, uint32_t flags) override;
 
 private:
-    enum OpKind : uint8_t { kRecv, kSend, kSpliceIn, kSpliceOut, kPoll, kRecvMsg, kCtl, kFileRead };
+    enum OpKind : uint8_t {
+        kRecv, kSend, kSpliceIn, kSpliceOut, kPoll, kRecvMsg, kCtl, kFileRead, kFin
+    };
     enum class Deadline : uint8_t { None, Header, Keepalive, Send, Linger };
 
     // One piece of output. Memory pieces point into `outbuf_` (ext == nullptr) or into bytes
@@ -81,6 +84,10 @@ private:
     void on_splice_in(int res);
     void on_splice_out(int res);
     void on_poll(int res);
+    void on_fin(int res);
+    void start_linger();
+    [[nodiscard]] bool send_queue_empty();  // nothing unsent or unacknowledged (or unknown)
+    [[nodiscard]] bool safe_to_close();     // no input pending and send_queue_empty()
 
     [[nodiscard]] bool should_read() const;
     void update_recv();
@@ -140,7 +147,8 @@ private:
     [[nodiscard]] bool tls_user_tx() const;
     [[nodiscard]] bool tls_wire_in_flight() const;
     [[nodiscard]] std::string_view tls_log_tag() const;
-    [[nodiscard]] bool ops_in_flight() const;
+    [[nodiscard]] std::array<core::Op*, 9> ops();  // every op, for "any in flight" and cancel
+    [[nodiscard]] bool ops_in_flight();
     [[nodiscard]] bool busy() const { return out_pos_ < out_.size(); }
 
     static constexpr size_t kRxBufSize = 16 * 1024;
@@ -173,6 +181,7 @@ private:
     core::Op recvmsg_op_{this, kRecvMsg};
     core::Op ctl_op_{this, kCtl};
     core::Op file_read_op_{this, kFileRead};
+    core::Op fin_op_{this, kFin};  // SHUT_WR linked behind a plain-HTTP connection's last send
     std::unique_ptr<TlsState> tls_;  // null for plain HTTP; no TLS library state after handoff
     bool handshaking_ = false;
 
@@ -183,6 +192,7 @@ private:
     bool recv_starved_ = false;    // ENOBUFS: re-armed on the next tick
     bool read_eof_ = false;        // peer sent FIN
     bool close_after_ = false;     // close once output drains
+    bool input_after_close_ = false;  // bytes arrived after the final request
     bool closing_ = false;         // waiting for in-flight ops before releasing the slot
     bool lingering_ = false;       // SHUT_WR sent; discarding input until EOF or deadline
     bool linger_on_close_ = false; // protocol error: drain input before closing
