@@ -14,7 +14,7 @@ bool set_int_opt(int fd, int level, int name, int value) {
 
 }  // namespace
 
-Result<UniqueFd> listen_reuseport(const SocketAddr& addr, int backlog) {
+Result<UniqueFd> listen_reuseport(const SocketAddr& addr, int backlog, int defer_accept_s) {
     int family = addr.family();
     if ((family != AF_INET && family != AF_INET6) || addr.len == 0) return fail(EAFNOSUPPORT);
 
@@ -26,6 +26,9 @@ Result<UniqueFd> listen_reuseport(const SocketAddr& addr, int backlog) {
     if (family == AF_INET6 && !set_int_opt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, 1)) {
         return fail_errno();
     }
+    // A connection is accepted when its first bytes arrive, so accept and request reach the
+    // ring together. Best effort: without it, connections are accepted as usual.
+    if (defer_accept_s > 0) (void)set_int_opt(fd.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, defer_accept_s);
     if (::bind(fd.get(), addr.get(), addr.len) != 0) return fail_errno();
     if (::listen(fd.get(), backlog) != 0) return fail_errno();
     return fd;

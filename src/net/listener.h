@@ -13,7 +13,9 @@ namespace sluice::net {
 // socket(SOCK_STREAM|SOCK_CLOEXEC) + SO_REUSEADDR + SO_REUSEPORT (+ IPV6_V6ONLY) + bind +
 // listen(backlog). Fails with the errno of the failing step (EADDRINUSE when the port is held
 // by a socket without SO_REUSEPORT or owned by another user).
-Result<UniqueFd> listen_reuseport(const SocketAddr& addr, int backlog);
+// defer_accept_s > 0: TCP_DEFER_ACCEPT, the kernel holds a connection until data arrives (or
+// about that many seconds pass) before it is accepted.
+Result<UniqueFd> listen_reuseport(const SocketAddr& addr, int backlog, int defer_accept_s = 0);
 
 // Per-connection socket options for an accepted fd: TCP_NODELAY, since responses are written
 // in whole pieces and Nagle would only delay the last segment. Failures are ignored (the

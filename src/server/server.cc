@@ -115,11 +115,16 @@ int main_entry(int argc, char** argv) {
     const auto threads = static_cast<unsigned>(cfg.threads);
     std::vector<std::vector<std::pair<UniqueFd, bool>>> per_worker(threads);
     std::vector<std::string> urls;
+    // Clients speak first (HTTP and TLS alike): a connection waits in the kernel until its
+    // first bytes arrive, so the accept and the request are one wakeup. One second: the
+    // kernel then retransmits its SYN-ACK once and accepts on the client's ACK, so a silent
+    // client meets the usual header/handshake timeouts only about a second later.
+    constexpr int defer_s = 1;
     auto bind_all = [&](const std::vector<SocketAddr>& addrs, bool is_tls) -> bool {
         for (const SocketAddr& a : addrs) {
             SocketAddr addr = a;
             for (unsigned t = 0; t < threads; ++t) {
-                auto fd = net::listen_reuseport(addr, cfg.backlog);
+                auto fd = net::listen_reuseport(addr, cfg.backlog, defer_s);
                 if (!fd) {
                     log_error("%s %s: %s", is_tls ? "--tls-listen" : "--listen",
                               format_socket_addr(addr.get()).c_str(), fd.error().message());

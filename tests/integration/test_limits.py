@@ -191,6 +191,30 @@ class HeaderTimeout(harness.ServerTestCase):
     def test_normal_request_ok(self):
         self.assertEqual(self.get('/a.txt').body, b'AAAA\n')
 
+    def test_silent_connection_deferred_then_closed(self):
+        # TCP_DEFER_ACCEPT: a connection is accepted with its first bytes, so a silent one
+        # holds no server socket at first; about 1 s later the kernel hands it over anyway,
+        # and the header timeout closes it.
+        base = harness.socket_fd_count(self.server.pid)
+        c = self.connect()
+        try:
+            time.sleep(0.3)
+            self.assertEqual(harness.socket_fd_count(self.server.pid), base,
+                             'a silent connection was accepted before sending anything')
+            t = c.wait_close(timeout=6)
+            self.assertIsNotNone(t, 'silent connection still open after 6 s (--header-timeout 1)')
+            self.assertEqual(c.buf[:12], b'HTTP/1.1 408'[:len(c.buf[:12])])
+        finally:
+            c.close()
+        # A connection that speaks after a pause is accepted and answered.
+        c = self.connect()
+        try:
+            time.sleep(0.5)
+            c.send(build_request('/a.txt'))
+            self.assertEqual(c.read_response().body, b'AAAA\n')
+        finally:
+            c.close()
+
 
 class KeepAliveTimeout(harness.ServerTestCase):
     server_args = ('--keepalive-timeout', '1')
