@@ -46,6 +46,9 @@ struct Variant {
     // (files/mapping.h); map_tried stops retrying a failed mmap. Lives and dies with the entry.
     mutable Mapping map;
     mutable bool map_tried = false;
+    // Free slot for the server: this variant's representation header lines for a whole-body
+    // response (http::render_representation_headers), rendered on first use.
+    mutable std::string rep_headers;
 };
 
 struct Resource {
@@ -54,9 +57,6 @@ struct Resource {
     Variant variants[kCodingCount];  // [Identity] always present for a File
     unsigned available = 1;          // bitmask of present variants (bit i = Coding i)
     uint64_t validated_ms = 0;
-    // Free slot for the server's pre-rendered header fragment (identity, 200). Reset whenever
-    // the resource is reloaded, because entries are rebuilt, never mutated in place.
-    std::string prerendered;
 };
 
 enum class LookupKind : uint8_t {

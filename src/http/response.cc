@@ -265,6 +265,12 @@ std::string_view status_reason(int status) {
     }
 }
 
+std::string render_representation_headers(const Representation& rep) {
+    std::string h;
+    append_representation_headers(h, rep, rep.content_type, rep.length);
+    return h;
+}
+
 void plan_file_response(const Request& req, const Representation& rep, const ServerInfo& info,
                         ResponsePlan& out) {
     const bool head_only = req.method == Method::Head;
@@ -321,7 +327,10 @@ void plan_file_response(const Request& req, const Representation& rep, const Ser
     std::string& h = out.head;
     append_status_line(h, status);
     append_common(h, info);
-    append_representation_headers(h, rep, rep.content_type, length);
+    if (!partial && !rep.prerendered.empty())
+        h.append(rep.prerendered);
+    else
+        append_representation_headers(h, rep, rep.content_type, length);
     if (partial) {
         h.append("Content-Range: ");
         append_content_range(h, r, rep.length);

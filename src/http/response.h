@@ -25,7 +25,15 @@ struct Representation {
     std::string_view content_type;   // full value, e.g. "text/html; charset=utf-8"
     Encoding encoding = Encoding::Identity;
     bool vary_accept_encoding = false;  // precompressed siblings exist for this resource
+    // render_representation_headers(*this), when the caller kept it: used as is for a
+    // whole-body response instead of rendering the same lines again.
+    std::string_view prerendered;
 };
+
+// The header lines a whole-body response (200, or HEAD of it) carries for `rep`, from
+// Content-Type to Vary, each ending in CRLF. They depend only on `rep`, so a cache can keep
+// them with the file (Representation::prerendered).
+std::string render_representation_headers(const Representation& rep);
 
 // One piece of the body: either literal bytes (multipart boundaries) or a range of the file.
 struct BodyPart {

@@ -215,6 +215,8 @@ void Conn::handle_request() {
     const config::Config& cfg = w_.config();
     if (shutdown_requested_) req_.keep_alive = false;
     w_.counters().requests.add(1);
+    w_.borrow_buffer(outbuf_);
+    w_.borrow_buffer(plan_.head);
     if (req_.method == http::Method::Other) {
         queue_simple(405, "Allow: GET, HEAD\r\n");
         return;
@@ -242,6 +244,8 @@ void Conn::handle_request() {
         rep.content_type = r.content_type;
         rep.encoding = enc;
         rep.vary_accept_encoding = r.available != 1;
+        if (v.rep_headers.empty()) v.rep_headers = http::render_representation_headers(rep);
+        rep.prerendered = v.rep_headers;
         http::plan_file_response(req_, rep, server_info(), plan_);
         queue_plan(plan_, &v, lk.resource);
         return;
@@ -459,13 +463,24 @@ void Conn::pump() {
             return;
         }
         set_cork(false);
+        // One piece (the usual case: head and small body together in outbuf_) goes out by
+        // send without touching iov_; several by one sendmsg.
+        iovec first{};
+        size_t pieces = 0;
         iov_.clear();
         size_t i = out_pos_;
-        for (; i < out_.size() && out_[i].fd < 0 && iov_.size() < kMaxIov; ++i) {
+        for (; i < out_.size() && out_[i].fd < 0 && pieces < kMaxIov; ++i) {
             const OutSeg& m = out_[i];
             if (m.len == 0) continue;
             const char* p = m.ext ? m.ext : outbuf_.data() + m.off;
-            iov_.push_back({const_cast<char*>(p), static_cast<size_t>(m.len)});
+            const iovec v{const_cast<char*>(p), static_cast<size_t>(m.len)};
+            if (pieces == 0) {
+                first = v;
+            } else {
+                if (pieces == 1) iov_.push_back(first);
+                iov_.push_back(v);
+            }
+            ++pieces;
         }
         // MSG_MORE when a spliced body follows, so headers and body share segments.
         int flags = MSG_NOSIGNAL | (i < out_.size() ? MSG_MORE : 0);
@@ -480,8 +495,8 @@ void Conn::pump() {
             flags |= MSG_MORE | MSG_WAITALL;
         }
         io_uring_sqe* sqe = w_.ring().sqe(send_op_);
-        if (iov_.size() == 1) {
-            io_uring_prep_send(sqe, fd_.get(), iov_[0].iov_base, iov_[0].iov_len, flags);
+        if (pieces == 1) {
+            io_uring_prep_send(sqe, fd_.get(), first.iov_base, first.iov_len, flags);
         } else {
             msg_ = msghdr{};
             msg_.msg_iov = iov_.data();
@@ -650,8 +665,8 @@ void Conn::go_idle() {
     if (!parser_->in_progress()) {
         // Idle between requests: hand back the output buffers, so 10,000 idle keep-alive
         // connections cost kilobytes each, not a response's worth (one malloc per request).
-        std::string().swap(outbuf_);
-        std::string().swap(plan_.head);
+        w_.return_buffer(outbuf_);
+        w_.return_buffer(plan_.head);
         std::vector<iovec>().swap(iov_);
         set_deadline(Deadline::Keepalive, w_.config().keepalive_timeout_s);
     } else if (deadline_kind_ != Deadline::Header) {
@@ -769,7 +784,8 @@ void Conn::maybe_release() {
     logs_.clear();
     logs_head_ = 0;
     std::string().swap(inbuf_);
-    std::string().swap(outbuf_);
+    w_.return_buffer(outbuf_);
+    w_.return_buffer(plan_.head);
     rxbuf_.reset();
     tls_release();
     handshaking_ = false;

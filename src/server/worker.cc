@@ -20,6 +20,9 @@ constexpr uint16_t kBufGroup = 0;
 constexpr uint32_t kBufCount = 1024;   // provided buffers per worker (power of two)
 constexpr uint32_t kBufSize = 4096;    // a typical request fits one buffer
 constexpr unsigned kTickMs = 250;      // timeout resolution
+constexpr size_t kMinPooledBuffer = 256;         // smaller ones are not worth a slot
+constexpr size_t kMaxPooledBuffer = 64 * 1024;   // a big batch's buffer is freed, not kept
+constexpr size_t kMaxPooledBuffers = 1024;
 constexpr uint32_t kPipeSize = 1 << 20;  // fewer splice rounds for big files
 constexpr size_t kMaxPooledPipes = 64;
 constexpr size_t kAcceptHeadroom = 128;  // below this many free slots: single-shot accepts
@@ -286,6 +289,22 @@ Result<Pipe> Worker::acquire_pipe() {
 
 void Worker::release_pipe(Pipe&& p) {
     if (pipes_.size() < kMaxPooledPipes) pipes_.push_back(std::move(p));
+}
+
+void Worker::borrow_buffer(std::string& s) {
+    if (!s.empty() || s.capacity() >= kMinPooledBuffer || buffers_.empty()) return;
+    s.swap(buffers_.back());
+    buffers_.pop_back();
+}
+
+void Worker::return_buffer(std::string& s) {
+    std::string b;
+    b.swap(s);
+    if (b.capacity() < kMinPooledBuffer || b.capacity() > kMaxPooledBuffer ||
+        buffers_.size() >= kMaxPooledBuffers)
+        return;
+    b.clear();
+    buffers_.push_back(std::move(b));
 }
 
 }  // namespace sluice::server

@@ -98,6 +98,10 @@ public:
     }
     Result<Pipe> acquire_pipe();
     void release_pipe(Pipe&& p);
+    // Output buffers lent to busy connections: a connection going idle gives its buffers
+    // back, so keep-alive traffic does not malloc per request and idle ones hold none.
+    void borrow_buffer(std::string& s);  // an empty `s` without storage gets a pooled one
+    void return_buffer(std::string& s);  // `s` is left empty, without storage
     // Called by a Conn once its last op completed and its fd is closed.
     void conn_released(Conn* c);
 
@@ -126,6 +130,7 @@ private:
     std::vector<std::unique_ptr<Conn>> conns_;
     std::vector<Conn*> free_conns_;
     std::vector<Pipe> pipes_;
+    std::vector<std::string> buffers_;
     std::optional<ktls::DiagSocket> diag_;  // opened at the first kTLS connection asked about
     bool diag_error_logged_ = false;
     std::unique_ptr<files::FileCache> cache_;
