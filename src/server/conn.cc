@@ -73,9 +73,9 @@ void Conn::start(int fd, uint64_t id, tls::Context* tls) {
     update_recv();
 }
 
-std::array<core::Op*, 9> Conn::ops() {
-    return {&recv_op_,    &send_op_, &splice_in_op_,  &splice_out_op_, &poll_op_,
-            &recvmsg_op_, &ctl_op_,  &file_read_op_, &fin_op_};
+std::array<core::Op*, 8> Conn::ops() {
+    return {&recv_op_, &send_op_,    &splice_in_op_, &splice_out_op_,
+            &poll_op_, &recvmsg_op_, &ctl_op_,       &file_read_op_};
 }
 
 bool Conn::ops_in_flight() {
@@ -162,7 +162,7 @@ void Conn::on_recv(int res, uint32_t flags) {
 
 void Conn::on_bytes(std::string_view data) {
     if (closing_ || lingering_ || close_after_) {
-        input_after_close_ = true;  // dropped, but the close must linger for it (on_fin)
+        input_after_close_ = true;  // dropped, but the close must linger for it
         return;
     }
     if (busy() || !inbuf_.empty()) {
@@ -443,7 +443,7 @@ void Conn::flush_logs() {
 void Conn::pump() {
     if (closing_ || handshaking_ || send_op_.in_flight() || splice_in_op_.in_flight() ||
         splice_out_op_.in_flight() || poll_op_.in_flight() || file_read_op_.in_flight() ||
-        ctl_op_.in_flight() || fin_op_.in_flight())
+        ctl_op_.in_flight())
         return;
     if (tls_user_tx()) {
         tls_pump_sealed();
@@ -484,16 +484,13 @@ void Conn::pump() {
         }
         // MSG_MORE when a spliced body follows, so headers and body share segments.
         int flags = MSG_NOSIGNAL | (i < out_.size() ? MSG_MORE : 0);
-        // The last bytes before a plain-HTTP close get SHUT_WR linked behind them. MSG_MORE
-        // holds them back until the FIN joins their last segment: one packet fewer per
-        // connection, and the close starts on our side, so the TIME_WAIT is ours and not the
-        // client's. MSG_WAITALL turns a short send into a failure that cuts the link, so the
-        // FIN can never overtake unsent bytes.
-        const bool fin = close_after_ && !tls_ && i == out_.size();
-        if (fin) {
-            w_.ring().reserve(2);
-            flags |= MSG_MORE | MSG_WAITALL;
-        }
+        // The last bytes before a plain-HTTP close: MSG_MORE holds their tail back until
+        // close_graceful()'s shutdown(SHUT_WR), run from this send's completion, so the FIN
+        // joins the last segment (one packet fewer per connection), and the close starts on
+        // our side, so the TIME_WAIT is ours and not the client's. (A linked
+        // IORING_OP_SHUTDOWN would do the same from an io-wq thread: shutdown is never
+        // issued inline.)
+        if (close_after_ && !tls_ && i == out_.size()) flags |= MSG_MORE;
         io_uring_sqe* sqe = w_.ring().sqe(send_op_);
         if (pieces == 1) {
             io_uring_prep_send(sqe, fd_.get(), first.iov_base, first.iov_len, flags);
@@ -502,10 +499,6 @@ void Conn::pump() {
             msg_.msg_iov = iov_.data();
             msg_.msg_iovlen = iov_.size();
             io_uring_prep_sendmsg(sqe, fd_.get(), &msg_, flags);
-        }
-        if (fin) {
-            sqe->flags |= IOSQE_IO_LINK;
-            io_uring_prep_shutdown(w_.ring().sqe(fin_op_), fd_.get(), SHUT_WR);
         }
         set_deadline(Deadline::Send, w_.config().send_timeout_s);
         return;
@@ -680,7 +673,6 @@ void Conn::go_idle() {
 void Conn::close_graceful() {
     if (closing_ || lingering_) return;
     if (tls_close_notify()) return;  // its completion comes back here
-    if (fin_op_.in_flight()) return;  // the linked SHUT_WR's completion starts the linger
     if (read_eof_ || (tls_ && !linger_on_close_)) {
         finish_close();
         return;
@@ -720,18 +712,6 @@ bool Conn::safe_to_close() {
     return send_queue_empty();
 }
 
-void Conn::on_fin(int res) {
-    // -ECANCELED: the send before it failed and has already aborted the connection.
-    if (res < 0 && res != -ECANCELED) {
-        abort();
-        return;
-    }
-    if (closing_) return;
-    if (res == 0)
-        start_linger();
-    else
-        pump();  // a short send cut the link: the rest goes out (or fails) on its own
-}
 
 void Conn::finish_close() {
     if (closing_) return;
@@ -871,9 +851,6 @@ void Conn::on_cqe(core::Op& op, int res, uint32_t flags) {
         break;
     case kFileRead:
         tls_on_file_read(res);
-        break;
-    case kFin:
-        on_fin(res);
         break;
     default:
         break;

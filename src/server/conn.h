@@ -52,9 +52,7 @@ public:
     void on_cqe(core::Op& op, int res, uint32_t flags) override;
 
 private:
-    enum OpKind : uint8_t {
-        kRecv, kSend, kSpliceIn, kSpliceOut, kPoll, kRecvMsg, kCtl, kFileRead, kFin
-    };
+    enum OpKind : uint8_t { kRecv, kSend, kSpliceIn, kSpliceOut, kPoll, kRecvMsg, kCtl, kFileRead };
     enum class Deadline : uint8_t { None, Header, Keepalive, Send, Linger };
 
     // One piece of output. Memory pieces point into `outbuf_` (ext == nullptr) or into bytes
@@ -84,7 +82,6 @@ private:
     void on_splice_in(int res);
     void on_splice_out(int res);
     void on_poll(int res);
-    void on_fin(int res);
     void start_linger();
     [[nodiscard]] bool send_queue_empty();  // nothing unsent or unacknowledged (or unknown)
     [[nodiscard]] bool safe_to_close();     // no input pending and send_queue_empty()
@@ -147,7 +144,7 @@ private:
     [[nodiscard]] bool tls_user_tx() const;
     [[nodiscard]] bool tls_wire_in_flight() const;
     [[nodiscard]] std::string_view tls_log_tag() const;
-    [[nodiscard]] std::array<core::Op*, 9> ops();  // every op, for "any in flight" and cancel
+    [[nodiscard]] std::array<core::Op*, 8> ops();  // every op, for "any in flight" and cancel
     [[nodiscard]] bool ops_in_flight();
     [[nodiscard]] bool busy() const { return out_pos_ < out_.size(); }
 
@@ -181,7 +178,6 @@ private:
     core::Op recvmsg_op_{this, kRecvMsg};
     core::Op ctl_op_{this, kCtl};
     core::Op file_read_op_{this, kFileRead};
-    core::Op fin_op_{this, kFin};  // SHUT_WR linked behind a plain-HTTP connection's last send
     std::unique_ptr<TlsState> tls_;  // null for plain HTTP; no TLS library state after handoff
     bool handshaking_ = false;
 
