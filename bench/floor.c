@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 enum { NBUF = 1024, BUF_SZ = 4096, BGID = 1, QMAX = 8, PART_MAX = 16384, MAX_FILES = 16 };
-enum { OP_ACCEPT, OP_RECV, OP_SEND, OP_SHUT };  // low bits of user_data (conn* is 8-aligned)
+enum { OP_ACCEPT, OP_RECV, OP_SEND };  // low bits of user_data (conn* is 8-aligned)
 
 struct resp {          // one FILE's responses, rendered at startup
     char path[256];    // "/" + basename
@@ -43,10 +43,11 @@ static struct resp files[MAX_FILES];
 static int nfiles;
 
 struct conn {
-    int fd, recv_armed, sending, shut_armed;  // ops in flight: freed only when none is
+    int fd, recv_armed, sending;  // ops in flight: the conn is freed only when both are 0
     int eof;      // the multishot recv has ended (EOF or error): nothing more to read
     int broken;   // an error: drop queued responses, close as soon as nothing is in flight
-    int closing;  // saw "Connection: close": ignore later bytes; 2: SHUT_WR issued
+    int closing;  // saw "Connection: close": ignore later bytes; 2: SHUT_WR done
+    int fin;      // the in-flight send is the "Connection: close" answer
     const char* buf;  // in-flight send: buf[off..len), covering `batch` responses
     size_t off, len, plen;
     unsigned batch, qhead, qlen;  // q: FIFO of runs of responses still owed, oldest first
@@ -80,22 +81,16 @@ static void arm_recv(struct conn* c) {
     c->recv_armed = 1;
 }
 
-static void submit_send(struct conn* c, int fin) {
-    if (fin && io_uring_sq_space_left(&ring) < 2) io_uring_submit(&ring);  // keep the link whole
+static void submit_send(struct conn* c) {
     struct io_uring_sqe* sqe = get_sqe();
+    // The answer to "Connection: close" goes with MSG_MORE: its last segment waits for the
+    // shutdown(SHUT_WR) that follows the completion, and the FIN rides in it (one packet fewer
+    // per connection). Not IORING_OP_SHUTDOWN linked behind the send: io_uring hands that to an
+    // io-wq worker thread, a context switch per connection on the one CPU.
     io_uring_prep_send(sqe, c->fd, c->buf + c->off, c->len - c->off,
-                       MSG_NOSIGNAL | (fin ? MSG_MORE | MSG_WAITALL : 0));
+                       MSG_NOSIGNAL | (c->fin ? MSG_MORE : 0));
     io_uring_sqe_set_data64(sqe, (uintptr_t)c | OP_SEND);
     c->sending = 1;
-    if (!fin) return;
-    // The answer to "Connection: close" gets SHUT_WR linked behind it: MSG_MORE holds its last
-    // segment back until the FIN joins it (one packet fewer per connection, no extra syscall or
-    // round trip). MSG_WAITALL makes a short send an error that cancels the link (see OP_SHUT).
-    sqe->flags |= IOSQE_IO_LINK;
-    io_uring_prep_shutdown(sqe = get_sqe(), c->fd, SHUT_WR);
-    io_uring_sqe_set_data64(sqe, (uintptr_t)c | OP_SHUT);
-    c->shut_armed = 1;
-    c->closing = 2;
 }
 
 // Stops the connection: queued responses are dropped; shutdown() ends the pending recv (it
@@ -107,7 +102,7 @@ static void kill_conn(struct conn* c) {
 }
 
 static void maybe_free(struct conn* c) {
-    if (c->recv_armed || c->sending || c->shut_armed) return;
+    if (c->recv_armed || c->sending) return;
     if (!c->broken && (c->qlen || !c->eof)) return;  // still owes answers, or may get requests
     close(c->fd);
     free(c->part);
@@ -124,8 +119,8 @@ static void start_send(struct conn* c) {
     unsigned id = c->q[c->qhead].file, n = c->q[c->qhead].count, v = id / MAX_FILES;
     struct resp* r = &files[id % MAX_FILES];
     c->batch = v ? 1 : n < r->reps ? n : r->reps;
-    c->buf = r->buf[v], c->off = 0, c->len = (size_t)c->batch * r->len[v];
-    submit_send(c, v);
+    c->buf = r->buf[v], c->off = 0, c->len = (size_t)c->batch * r->len[v], c->fin = (int)v;
+    submit_send(c);
 }
 
 static int route(const char* p, size_t n) {  // request line "METHOD SP /path[?query] SP ..."
@@ -210,16 +205,11 @@ static void on_cqe(struct io_uring_cqe* cqe, int lfd) {
         if (res <= 0 || c->broken) {
             kill_conn(c);
         } else if ((c->off += (size_t)res) < c->len) {
-            submit_send(c, 0);  // partial send (socket buffer full): the rest, before anything else
+            submit_send(c);  // partial send (socket buffer full): the rest, before anything else
         } else {
             if (!(c->q[c->qhead].count -= c->batch)) c->qhead = (c->qhead + 1) % QMAX, c->qlen--;
             start_send(c);  // the next run, or SHUT_WR after a "Connection: close" answer
         }
-        maybe_free(c);
-        return;
-    case OP_SHUT:  // linked SHUT_WR: cancelled by a short send, it goes after the rest instead
-        c->shut_armed = 0;
-        if (res < 0 && !c->broken && c->closing == 2) c->closing = 1, start_send(c);
         maybe_free(c);
         return;
     }
@@ -267,6 +257,10 @@ int main(int argc, char** argv) {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2]))};
     int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    // Accept a connection only once its first bytes are in: accept and request arrive together,
+    // one wake-up of this thread instead of two (a wake-up on loopback is paid by the client).
+    int defer_s = 10;
+    setsockopt(lfd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof defer_s);
     if (inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1 ||
         bind(lfd, (struct sockaddr*)&sa, sizeof sa) || listen(lfd, 4096))
         return fail("listen on ", argv[1], errno ? errno : EINVAL);
