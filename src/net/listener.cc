@@ -28,7 +28,8 @@ Result<UniqueFd> listen_reuseport(const SocketAddr& addr, int backlog, int defer
     }
     // A connection is accepted when its first bytes arrive, so accept and request reach the
     // ring together. Best effort: without it, connections are accepted as usual.
-    if (defer_accept_s > 0) (void)set_int_opt(fd.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, defer_accept_s);
+    if (defer_accept_s > 0)
+        (void)set_int_opt(fd.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, defer_accept_s);
     if (::bind(fd.get(), addr.get(), addr.len) != 0) return fail_errno();
     if (::listen(fd.get(), backlog) != 0) return fail_errno();
     return fd;

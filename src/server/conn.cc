@@ -482,15 +482,14 @@ void Conn::pump() {
             }
             ++pieces;
         }
-        // MSG_MORE when a spliced body follows, so headers and body share segments.
-        int flags = MSG_NOSIGNAL | (i < out_.size() ? MSG_MORE : 0);
-        // The last bytes before a plain-HTTP close: MSG_MORE holds their tail back until
-        // close_graceful()'s shutdown(SHUT_WR), run from this send's completion, so the FIN
-        // joins the last segment (one packet fewer per connection), and the close starts on
-        // our side, so the TIME_WAIT is ours and not the client's. (A linked
-        // IORING_OP_SHUTDOWN would do the same from an io-wq thread: shutdown is never
-        // issued inline.)
-        if (close_after_ && !tls_ && i == out_.size()) flags |= MSG_MORE;
+        // MSG_MORE when more follows: a spliced body (headers and body share segments), or
+        // the FIN of a plain-HTTP close, whose shutdown(SHUT_WR) in close_graceful() runs from
+        // this send's completion and takes the held tail along: one packet fewer per
+        // connection, and the TIME_WAIT is ours, not the client's. (A linked
+        // IORING_OP_SHUTDOWN would do the same from an io-wq thread: shutdown never runs
+        // inline.)
+        const bool fin_follows = close_after_ && !tls_ && i == out_.size();
+        const int flags = MSG_NOSIGNAL | (i < out_.size() || fin_follows ? MSG_MORE : 0);
         io_uring_sqe* sqe = w_.ring().sqe(send_op_);
         if (pieces == 1) {
             io_uring_prep_send(sqe, fd_.get(), first.iov_base, first.iov_len, flags);
@@ -649,6 +648,12 @@ void Conn::responses_done() {
     go_idle();
 }
 
+void Conn::drop_output_buffers() {
+    w_.return_buffer(outbuf_);
+    w_.return_buffer(plan_.head);
+    std::vector<iovec>().swap(iov_);
+}
+
 void Conn::go_idle() {
     if (closing_ || lingering_) return;
     if (shutdown_requested_ && !parser_->in_progress()) {
@@ -657,10 +662,8 @@ void Conn::go_idle() {
     }
     if (!parser_->in_progress()) {
         // Idle between requests: hand back the output buffers, so 10,000 idle keep-alive
-        // connections cost kilobytes each, not a response's worth (one malloc per request).
-        w_.return_buffer(outbuf_);
-        w_.return_buffer(plan_.head);
-        std::vector<iovec>().swap(iov_);
+        // connections cost kilobytes each, not a response's worth.
+        drop_output_buffers();
         set_deadline(Deadline::Keepalive, w_.config().keepalive_timeout_s);
     } else if (deadline_kind_ != Deadline::Header) {
         set_deadline(Deadline::Header, w_.config().header_timeout_s);
@@ -689,10 +692,10 @@ void Conn::start_linger() {
     // client's TCP has the whole response. With no input pending and nothing unacknowledged,
     // closing now cannot cost the client its response, and spares the wakeup for the
     // client's FIN (on loopback the ACK is usually in by now; otherwise tick() looks again).
-    const bool safe = safe_to_close();
+    const bool done = read_eof_ || safe_to_close();  // before inbuf_ is dropped
     lingering_ = true;
     inbuf_.clear();
-    if (read_eof_ || safe) {
+    if (done) {
         finish_close();
         return;
     }
@@ -711,7 +714,6 @@ bool Conn::safe_to_close() {
     if (::ioctl(fd_.get(), SIOCINQ, &unread) != 0 || unread != 0) return false;
     return send_queue_empty();
 }
-
 
 void Conn::finish_close() {
     if (closing_) return;
@@ -764,8 +766,7 @@ void Conn::maybe_release() {
     logs_.clear();
     logs_head_ = 0;
     std::string().swap(inbuf_);
-    w_.return_buffer(outbuf_);
-    w_.return_buffer(plan_.head);
+    drop_output_buffers();
     rxbuf_.reset();
     tls_release();
     handshaking_ = false;

@@ -7,8 +7,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include <cstdint>
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -109,6 +109,7 @@ private:
     void advance_sent(uint64_t n);
     void responses_done();
     void go_idle();
+    void drop_output_buffers();  // outbuf_ and plan_.head back to the worker's pool, iov_ freed
     void set_cork(bool on);
     void set_deadline(Deadline d, double seconds);
     void close_graceful();
