@@ -134,6 +134,7 @@ private:
     void tls_fatal_progress();
     [[nodiscard]] bool tls_fatal_pending() const;
     void tls_send_warning(uint8_t description);
+    bool tls_send_owed_warning();
     bool tls_apply(const tls::RecordAction& a, std::string_view data);
     bool tls_close_notify();
     void tls_on_ctl_sent(int res);

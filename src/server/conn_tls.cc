@@ -63,6 +63,7 @@ struct Conn::TlsState {
     bool fatal_sent = false;
     uint8_t fatal_alert = 0;
     unsigned warnings_owed = 0;  // kernel TX: no_renegotiation warnings waiting for ctl_op_
+    bool notify_after_ctl = false;  // kernel TX: close_notify waits for ctl_op_
     std::unique_ptr<char[]> filebuf;  // user TX: a file chunk being read
     ktls::RecvWithType rxmsg;
     ktls::ControlSend ctl;
@@ -418,6 +419,12 @@ void Conn::tls_send_warning(uint8_t description) {
 bool Conn::tls_close_notify() {
     if (!tls_ || handshaking_ || tls_->notify_sent || tls_->handshake_failed) return false;
     TlsState& t = *tls_;
+    if (t.tx_kernel && ctl_op_.in_flight()) {
+        // ctl_op_ and its buffer belong to the record in flight (a warning, a KeyUpdate):
+        // close_notify follows when it completes.
+        t.notify_after_ctl = true;
+        return true;
+    }
     t.notify_sent = true;
     if (t.tx_kernel) {
         t.ctl.prepare_close_notify();
@@ -445,14 +452,6 @@ void Conn::tls_on_ctl_sent(int res) {
         tls_fatal_progress();
         return;
     }
-    if (t.warnings_owed > 0 && !t.ku_in_flight) {
-        --t.warnings_owed;
-        t.ctl.prepare_alert(tls::alert::kLevelWarning, tls::alert::kNoRenegotiation);
-        io_uring_sqe* s = w_.ring().sqe(ctl_op_);
-        io_uring_prep_sendmsg(s, fd_.get(), &t.ctl.msg, MSG_NOSIGNAL);
-        if (res < 0) abort();
-        return;
-    }
     if (t.ku_in_flight) {
         // Our KeyUpdate left under the old key; nothing else was sent since, so every record
         // from here on is under the next one.
@@ -465,7 +464,12 @@ void Conn::tls_on_ctl_sent(int res) {
             return;
         }
         w_.counters().tls_keyupdate_kernel_tx_rekeyed.add(1);
-        pump();
+        if (t.notify_after_ctl) {
+            t.notify_after_ctl = false;
+            close_graceful();
+        } else if (!tls_send_owed_warning()) {
+            pump();
+        }
         return;
     }
     if (t.notify_in_flight) {
@@ -477,7 +481,25 @@ void Conn::tls_on_ctl_sent(int res) {
         abort();
         return;
     }
-    pump();  // a warning went out; whatever waited for ctl_op_ goes on
+    if (t.notify_after_ctl) {
+        t.notify_after_ctl = false;
+        t.warnings_owed = 0;  // nothing after close_notify
+        close_graceful();
+        return;
+    }
+    // A warning went out: the next one owed, else whatever waited for ctl_op_.
+    if (!tls_send_owed_warning()) pump();
+}
+
+// Kernel TX: the next no_renegotiation warning that waited for ctl_op_. True if submitted.
+bool Conn::tls_send_owed_warning() {
+    TlsState& t = *tls_;
+    if (t.warnings_owed == 0 || ctl_op_.in_flight()) return false;
+    --t.warnings_owed;
+    t.ctl.prepare_alert(tls::alert::kLevelWarning, tls::alert::kNoRenegotiation);
+    io_uring_sqe* s = w_.ring().sqe(ctl_op_);
+    io_uring_prep_sendmsg(s, fd_.get(), &t.ctl.msg, MSG_NOSIGNAL);
+    return true;
 }
 
 // ---- user RX: records opened in memory ----------------------------------------------------
