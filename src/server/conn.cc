@@ -349,7 +349,9 @@ void Conn::queue_error(int status) {
 void Conn::push_mem(const char* ext, size_t off, uint64_t len,
                     const std::shared_ptr<files::Resource>& hold) {
     if (len == 0) return;
-    if (!ext && !out_.empty()) {
+    // Never into a piece already sent (or, user TLS, already sealed while its records are
+    // still going out): pump() starts at out_pos_.
+    if (!ext && out_.size() > out_pos_) {
         OutSeg& last = out_.back();
         if (!last.ext && last.fd < 0 && last.off + last.len == off) {
             last.len += len;  // contiguous in outbuf_: one iovec
