@@ -5,16 +5,19 @@
 // loose mode skips unread. What strict llhttp still tolerates and RFC 9112 does not is refused
 // here: a byte scanner runs over the request head and the trailer section before llhttp sees
 // them (CRLF line endings only, no obs-fold, request-line / field-block byte counts across
-// feed() calls for 414/431), and the callbacks check header names, Transfer-Encoding and chunk
-// extensions. llhttp does the rest (tokens, framing, CL/TE conflicts, chunk sizes). It is paused
-// in on_message_complete so feed() stops exactly after each request, and at the last chunk so
-// the scanner can take over the trailers.
+// feed() calls for 414/431), and the callbacks check header names, the target's form, Host,
+// Transfer-Encoding and chunk extensions. llhttp does the rest (tokens, framing, CL/TE
+// conflicts, chunk sizes). It is paused in on_message_complete so feed() stops exactly after
+// each request, and at the last chunk so the scanner can take over the trailers.
 #include "http/parser.h"
 
 #include <llhttp.h>
 
 #include <cstring>
+#include <optional>
 #include <string>
+
+#include "http/target.h"
 
 static_assert(LLHTTP_STRICT_MODE, "llhttp must be built with LLHTTP_STRICT_MODE=1");
 
@@ -270,7 +273,7 @@ void RequestParser::Impl::finish_value() {
     v.erase(value_start, b - value_start);
 }
 
-// on_headers_complete: version, framing and Host. Returns 0 or fail_with()'s code.
+// on_headers_complete: version, framing, target and Host. Returns 0 or fail_with()'s code.
 int RequestParser::Impl::check_head(llhttp_t* p) {
     Request& r = *req;
     r.version_major = p->http_major;
@@ -288,10 +291,27 @@ int RequestParser::Impl::check_head(llhttp_t* p) {
         }
     }
     if (r.version_minor == 1 && !r.has_host) return fail_with(400, "missing Host");
+    // RFC 9110 §7.2: 400 for a Host with an invalid value, in any form of request. An empty
+    // Host is invalid here: a client sends one only for a target URI without authority (RFC
+    // 9112 §3.2), and an http(s) URI always has a non-empty one (RFC 9110 §4.2.1).
+    if (r.has_host && !valid_host(r.host)) return fail_with(400, "invalid Host");
     switch (p->method) {
         case HTTP_GET: r.method = Method::Get; break;
         case HTTP_HEAD: r.method = Method::Head; break;
         default: r.method = Method::Other; break;
+    }
+    const std::optional<TargetParts> t = split_target(r.target, p->method == HTTP_CONNECT);
+    if (!t) return fail_with(400, "invalid request-target");
+    // Asterisk-form is for OPTIONS only (RFC 9112 §3.2.4).
+    if (t->form == TargetForm::Asterisk && p->method != HTTP_OPTIONS) {
+        return fail_with(400, "asterisk-form without OPTIONS");
+    }
+    r.form = t->form;
+    if (t->form == TargetForm::Absolute) {
+        // RFC 9112 §3.2.2: the target's authority wins over Host (still required on 1.1).
+        r.host.assign(t->authority);
+        if (t->path.empty() || t->path.front() != '/') r.absolute_path.push_back('/');
+        r.absolute_path.append(t->path);
     }
     r.keep_alive = llhttp_should_keep_alive(p) != 0;
     // After a CONNECT the peer speaks a tunnel protocol, not HTTP: never reuse.
