@@ -298,6 +298,7 @@ int RequestParser::Impl::check_head(llhttp_t* p) {
     switch (p->method) {
         case HTTP_GET: r.method = Method::Get; break;
         case HTTP_HEAD: r.method = Method::Head; break;
+        case HTTP_OPTIONS: r.method = Method::Options; break;
         default: r.method = Method::Other; break;
     }
     const std::optional<TargetParts> t = split_target(r.target, p->method == HTTP_CONNECT);

@@ -8,7 +8,7 @@
 
 namespace sluice::http {
 
-enum class Method : uint8_t { Get, Head, Other };
+enum class Method : uint8_t { Get, Head, Options, Other };
 
 // RFC 9112 §3.2. The parser accepts each form only with the methods that may use it.
 enum class TargetForm : uint8_t {

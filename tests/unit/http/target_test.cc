@@ -162,10 +162,12 @@ TEST(ParserTarget, AbsoluteFormReusesCapacity) {
 TEST(ParserTarget, AsteriskForm) {
     Parsed p = parse("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
     ASSERT_EQ(p.outcome.status, ParseStatus::Complete);
+    EXPECT_EQ(p.req.method, Method::Options);
     EXPECT_EQ(p.req.form, TargetForm::Asterisk);
 
     p = parse("OPTIONS /x HTTP/1.1\r\nHost: a\r\n\r\n");
     ASSERT_EQ(p.outcome.status, ParseStatus::Complete);
+    EXPECT_EQ(p.req.method, Method::Options);
     EXPECT_EQ(p.req.form, TargetForm::Origin);
 
     EXPECT_EQ(status("GET * HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
