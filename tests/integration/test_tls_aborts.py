@@ -2,7 +2,7 @@
 """Handshake robustness (issue 9): TLS handshakes aborted at every step, and the handshake and
 first-request timeouts.
 
-Aborts: 2,000 handshakes (300 on a sanitizer build) by 48 concurrent client threads, each cut
+Aborts: 2,000 handshakes (600 on a sanitizer build) by 48 concurrent client threads, each cut
 at a random step: after the TCP connect with nothing sent, inside the ClientHello, right after
 it, after part or all of the server's first flight, after a garbage / bit-flipped / truncated
 second flight, after the client Finished, after the Finished plus half a request; closed by
@@ -403,8 +403,8 @@ class Aborts(unittest.TestCase):
     """Thousands of handshakes cut at random steps: nothing leaks, nothing hangs."""
 
     SANITIZED = sanitized_binary()
-    N = 300 if SANITIZED else 2000
-    WARMUP = 100 if SANITIZED else 1000
+    N = 600 if SANITIZED else 2000
+    WARMUP = 200 if SANITIZED else 1000
     THREADS = 48
     # RSS margin (release build). The baseline is taken after a warm-up round at the same
     # concurrency and after every provided buffer has been used once, so the allocator's
