@@ -535,6 +535,38 @@ class Aborts(unittest.TestCase):
         for mark in SANITIZER_MARKS:
             self.assertNotIn(mark, err, err[-5000:])
 
+    def test_every_aborted_handshake_is_counted(self):
+        # A handshake cut short ends as a failed one whatever ends it: an alert, a timeout, a
+        # FIN (main counts those) or an RST, so that handshakes ok + failed = TLS connections
+        # accepted, and an RST flood shows in the counters.
+        s = tls_certs.TlsServer(certs=certs(), populate=populate, access_log='off',
+                                args=['--handshake-timeout', '30'])
+        self.addCleanup(s.cleanup)
+        s.start()
+        settle(s.fd_count)
+        fds0 = s.fd_count()
+        rng = random.Random(1)
+        c0 = counters(s)
+        n = collections.Counter()
+        for step in ('ch_prefix', 'ch_full', 'flight_all'):
+            for rst in (False, True):
+                for version in ('1.2', '1.3'):
+                    for _ in range(5):
+                        p = {'step': step, 'version': version, 'kind': 'ec', 'rst': rst}
+                        run_abort(s.tls_port, p, rng.getrandbits(64))
+                        n['RST' if rst else 'FIN'] += 1
+        wait_value(s.fd_count, fds0, 5.0)
+        time.sleep(2 * TICK)
+        c1 = counters(s)
+        d = {k: delta(c1, c0, k) for k in (C_ACCEPTED, C_HS_OK, C_HS_FAILED)}
+        sys.stdout.write('\n%d handshakes cut by FIN, %d by RST after the ClientHello began: '
+                         '%r\n' % (n['FIN'], n['RST'], d))
+        self.assertEqual(d[C_ACCEPTED], n['FIN'] + n['RST'])
+        self.assertEqual(d[C_HS_OK], 0)
+        self.assertEqual(d[C_HS_FAILED], d[C_ACCEPTED],
+                         'of %d handshakes cut short (%d by RST), %d counted as failed'
+                         % (d[C_ACCEPTED], n['RST'], d[C_HS_FAILED]))
+
     def check_certificates(self, s):
         """Each (version, kind) client completes a handshake and gets the right key type."""
         for version in ('1.2', '1.3'):
