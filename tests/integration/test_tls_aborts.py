@@ -15,6 +15,10 @@ Sanitizer builds run the same scenario smaller; the server is stopped with SIGTE
 exit 0, so a LeakSanitizer report at exit (tools/test runs build-asan with detect_leaks=1)
 fails the test, and any sanitizer report in its stderr fails it too.
 
+Every aborted handshake is counted: handshakes ok + failed = TLS connections accepted, also
+when an RST ends them. A bad second flight (unknown record type, a wrong handshake message) gets
+the RFC's alert (unexpected_message) before the close.
+
 Timeouts: with --handshake-timeout 1 a client that stalls inside the handshake (after its
 ClientHello, inside it, after a truncated second flight) is closed within 1-1.6 s (deadlines
 are checked on a 250 ms tick) and counted as a handshake failure and a handshake timeout, not
@@ -488,8 +492,9 @@ class Aborts(unittest.TestCase):
                ', '.join('%s %d' % kv for kv in sorted(answers.items()))))
         sys.stdout.flush()
 
-        # An alert (wolfSSL's choice of which) or a bare close; never anything else.
-        odd = [a for a in answers if a.endswith('-> other') or '-> other:' in a]
+        # A fatal alert, then the close (docs/hostile-peers.md; RFC 8446 §5, §5.2, §6.2):
+        # never a bare close, never anything else.
+        odd = [a for a in answers if not re.search(r'-> (SSLV3|TLSV1)_ALERT_', a)]
         self.assertEqual(odd, [], 'answers to a bad second flight: %r' % answers)
 
         self.assertLessEqual(fds1, fds0, 'fd growth %d -> %d (%s)'
@@ -593,6 +598,49 @@ class Aborts(unittest.TestCase):
                     self.assertTrue(data.endswith(BODY), (version, kind, data[:200]))
                 finally:
                     c.close()
+
+
+class BadSecondFlight(unittest.TestCase):
+    """What a client gets for a second flight that cannot be right (the random mix above
+    only asks for some alert): the RFC's alert, then the close."""
+
+    # (name, bytes sent in place of the second flight, expected alert per version)
+    CASES = [
+        ('a record of unknown type 0x63', bytes([0x63, 3, 3, 0, 5]) + b'hello',
+         # RFC 8446 §5, RFC 5246 §6: an unexpected record type -> unexpected_message
+         {'1.2': 'SSLV3_ALERT_UNEXPECTED_MESSAGE', '1.3': 'SSLV3_ALERT_UNEXPECTED_MESSAGE'}),
+        ('a handshake record with unknown message type 99', bytes([22, 3, 3, 0, 4, 99, 0, 0, 0]),
+         # RFC 8446 §4, RFC 5246 §7.4 / §7.2.2: a message not expected here -> unexpected_message
+         {'1.2': 'SSLV3_ALERT_UNEXPECTED_MESSAGE', '1.3': 'SSLV3_ALERT_UNEXPECTED_MESSAGE'}),
+        ('a ServerHello from the client', bytes([22, 3, 3, 0, 4, 2, 0, 0, 0]),
+         {'1.2': 'SSLV3_ALERT_UNEXPECTED_MESSAGE', '1.3': 'SSLV3_ALERT_UNEXPECTED_MESSAGE'}),
+    ]
+
+    def test_bad_second_flights_get_the_rfc_alert(self):
+        s = tls_certs.TlsServer(certs=certs(), populate=populate, access_log='off')
+        self.addCleanup(s.cleanup)
+        s.start()
+        problems, seen = [], []
+        for version in ('1.2', '1.3'):
+            for kind in ('ec', 'rsa'):
+                for name, blob, want in self.CASES:
+                    c = Client(s.tls_port, version, kind)
+                    try:
+                        c.sock.sendall(c.client_hello())
+                        c.read_first_flight()
+                        c.sock.sendall(blob)
+                        t = c.wait_close(5.0)
+                        got = 'still open after 5 s' if t is None else c.alert(c.tail)
+                    finally:
+                        c.close()
+                    seen.append('TLS %s %s, %s: %s' % (version, kind, name, got))
+                    if got != want[version]:
+                        problems.append('TLS %s %s, %s: got %s, want %s, then the close'
+                                        % (version, kind, name, got, want[version]))
+        sys.stdout.write('\n' + '\n'.join(seen) + '\n')
+        self.assertTrue(s.alive())
+        if problems:
+            self.fail('\n'.join(problems))
 
 
 # --------------------------------------------------------------------------------------------
