@@ -332,7 +332,8 @@ HelloVerdict check_hello(const ClientHelloInfo& h, const HelloPolicy& p) {
 
 HandshakeInput::Status HandshakeInput::refuse(Violation v, std::string& out) {
     violation_ = v;
-    if (!tls13_) return status_ = Status::Fatal;
+    // Until the ServerHello (a HelloRetryRequest is plaintext too) our alert is plaintext.
+    if (!tls13_ || !encrypted_) return status_ = Status::Fatal;
     // A Finished in a plaintext record where wolfSSL expects encrypted ones: it answers with
     // unexpected_message under the handshake keys.
     static const char kPoison[] = {22, 3, 3, 0, 4, 20, 0, 0, 0};
@@ -404,6 +405,23 @@ bool HandshakeInput::decide(std::string& out, Violation& v) {
     }
 }
 
+// RFC 8446 §4.1.2: the ClientHello after a HelloRetryRequest carries exactly one key share,
+// for the group the retry asked for (else illegal_parameter).
+bool HandshakeInput::retry_hello_ok(std::string_view msg, Violation& v) const {
+    ClientHelloInfo info;
+    Reader r{reinterpret_cast<const uint8_t*>(msg.data()) + 4, msg.size() - 4};
+    if (!parse_body(r, info)) {
+        v = Violation::MalformedHello;
+        return false;
+    }
+    if (retry_group_ != 0 &&
+        (info.key_shares.size() != 1 || info.key_shares[0].group != retry_group_)) {
+        v = Violation::BadKeyShare;
+        return false;
+    }
+    return true;
+}
+
 // One record under the client's handshake key: its handshake messages go to wolfSSL one per
 // record, sealed again with our own sequence numbers (wolfSSL counts what it reads).
 bool HandshakeInput::finish_sealed(std::string& out, Violation& v) {
@@ -441,13 +459,20 @@ bool HandshakeInput::finish_sealed(std::string& out, Violation& v) {
             return false;
         }
         if (plain_.size() - pos < 4 + len) break;
+        // The client's only encrypted handshake message here is its Finished: sluice asks
+        // for no certificate and takes no early data.
+        if (h[0] != 20) {
+            v = Violation::UnexpectedHandshake;
+            return false;
+        }
         if (!crypto_->seal(seq_out_++, kTypeHandshake,
                            std::string_view(plain_).substr(pos, 4 + len), out)) {
             v = Violation::Internal;
             return false;
         }
         pos += 4 + len;
-        if (h[0] == 20) keys_done_ = true;  // Finished: the client's application keys next
+        keys_done_ = true;  // after the Finished: the client's application keys
+        break;
     }
     plain_.erase(0, pos);
     if (keys_done_ && !plain_.empty()) {  // a message across the key change (RFC 8446 §5.1)
@@ -486,6 +511,8 @@ bool HandshakeInput::finish_record(std::string& out, Violation& v) {
             v = Violation::UnexpectedHandshake;
             return false;
         }
+        if (tls13_ && !retry_hello_ok(std::string_view(frag_).substr(pos, 4 + len), v))
+            return false;
         out += reframe(std::string_view(frag_).substr(pos, 4 + len));
         pos += 4 + len;
     }

@@ -135,6 +135,11 @@ public:
     explicit HandshakeInput(uint16_t version) : tls13_(version == 0x0304) {}
     // From now on (TLS 1.3) the client's encrypted records are re-framed until its Finished.
     void set_crypto(HandshakeCrypto* c) { crypto_ = c; }
+    // The server's flight is encrypted from now on (its ServerHello went out): violations are
+    // answered by wolfSSL (Poisoned), no longer in plaintext.
+    void server_encrypts() { encrypted_ = true; }
+    // A HelloRetryRequest asked for `group`: the next ClientHello must offer exactly it.
+    void expect_retry_group(uint16_t group) { retry_group_ = group; }
     [[nodiscard]] bool has_crypto() const { return crypto_ != nullptr; }
     Status feed(std::string_view in, std::string& out);
     [[nodiscard]] Violation violation() const { return violation_; }
@@ -148,6 +153,7 @@ private:
     bool decide(std::string& out, Violation& v);
     bool finish_record(std::string& out, Violation& v);
     bool finish_sealed(std::string& out, Violation& v);
+    bool retry_hello_ok(std::string_view msg, Violation& v) const;
 
     bool tls13_;
     bool through_ = false;  // TLS 1.2 after the client's CCS
@@ -167,6 +173,8 @@ private:
     std::string plain_;       // TLS 1.3 handshake plaintext not yet a whole message
     uint64_t seq_in_ = 0, seq_out_ = 0;
     bool keys_done_ = false;  // the client's Finished went out: application keys follow
+    bool encrypted_ = false;
+    uint16_t retry_group_ = 0;
 };
 
 // The handshake message as plaintext handshake records (at most 2^14 bytes each).

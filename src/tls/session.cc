@@ -196,9 +196,34 @@ struct Session::HsCrypto final : HandshakeCrypto {
     }
 };
 
+// A HelloRetryRequest as wolfSSL's first record: the second ClientHello must offer a key
+// share for the group it names (RFC 8446 §4.1.4).
+void Session::note_retry_group(size_t first) {
+    static const uint8_t kHrrRandom[32] = {
+        0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+        0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
+    const std::string_view rec = std::string_view(out_).substr(first);
+    if (!hs_in_ || rec.size() < 9 + 35 || rec[0] != 22 || rec[5] != 2) return;
+    const auto* p = reinterpret_cast<const uint8_t*>(rec.data()) + 9;
+    const size_t len = (size_t{static_cast<uint8_t>(rec[3])} << 8) | static_cast<uint8_t>(rec[4]);
+    if (rec.size() < 5 + len || len < 4 + 35 || memcmp(p + 2, kHrrRandom, 32) != 0) return;
+    const size_t n = len - 4;
+    size_t i = 35 + p[34] + 3;  // past the session id, suite and compression method
+    if (i + 2 > n) return;
+    const size_t end = std::min(n, i + 2 + ((size_t{p[i]} << 8) | p[i + 1]));
+    for (i += 2; i + 4 <= end;) {
+        const unsigned type = (unsigned{p[i]} << 8) | p[i + 1];
+        const size_t elen = (size_t{p[i + 2]} << 8) | p[i + 3];
+        if (type == 51 && elen == 2 && i + 6 <= end)
+            hs_in_->expect_retry_group(static_cast<uint16_t>((p[i + 4] << 8) | p[i + 5]));
+        i += 4 + elen;
+    }
+}
+
 // Once wolfSSL has derived the client's handshake key (its ServerHello is written).
 void Session::arm_handshake_crypto() {
     if (!hs_in_ || hs_in_->has_crypto() || client_hs_secret_len_ == 0) return;
+    hs_in_->server_encrypts();  // from here on only wolfSSL can write an alert the client reads
     WOLFSSL* s = ssl_.get();
     auto c = std::make_unique<HsCrypto>();
     c->bulk = wolfSSL_GetBulkCipher(s);
@@ -440,6 +465,7 @@ Session::Step Session::advance() {
             const bool first_output = !wrote_any_;
             const size_t out_before = out_.size();
             ret = wolfSSL_accept(ssl_.get());
+            if (first_output && wrote_any_) note_retry_group(out_before);
             if (compat_ccs_ && first_output && wrote_any_) insert_compat_ccs(out_before);
         }
         arm_handshake_crypto();

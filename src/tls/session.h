@@ -89,6 +89,7 @@ private:
     void insert_compat_ccs(size_t first);
     void normalise(std::string_view bytes);
     void arm_handshake_crypto();
+    void note_retry_group(size_t first);
 
     Context& ctx_;
     std::unique_ptr<WOLFSSL, SslDeleter> ssl_;

@@ -315,8 +315,9 @@ const std::string kCke = std::string("\x10\x00\x00\x21\x20", 5) + std::string(32
 const std::string kCcsRec = std::string("\x14\x03\x03\x00\x01\x01", 6);
 
 std::string normalised(uint16_t version, const std::string& in, size_t step,
-                       HandshakeInput::Status& st) {
+                       HandshakeInput::Status& st, bool encrypted = false) {
     HandshakeInput h(version);
+    if (encrypted) h.server_encrypts();
     std::string out;
     st = HandshakeInput::Status::Ok;
     for (size_t i = 0; i < in.size() && st == HandshakeInput::Status::Ok; i += step)
@@ -364,19 +365,32 @@ TEST(HandshakeInput, Tls13OneCcsThenPoison) {
     EXPECT_EQ(st, HandshakeInput::Status::Ok);
     // A second CCS: wolfSSL gets a plaintext Finished instead (it answers unexpected_message,
     // encrypted) and nothing after it.
-    const std::string out = normalised(0x0304, kCcsRec + kCcsRec + enc, 3, st);
+    const std::string out = normalised(0x0304, kCcsRec + kCcsRec + enc, 3, st, true);
     EXPECT_EQ(st, HandshakeInput::Status::Poisoned);
     EXPECT_EQ(out, kCcsRec + std::string("\x16\x03\x03\x00\x04\x14\x00\x00\x00", 9));
-    normalised(0x0304, rec('\x14', "\x02"), 1, st);
+    normalised(0x0304, rec('\x14', "\x02"), 1, st, true);
     EXPECT_EQ(st, HandshakeInput::Status::Poisoned);
-    normalised(0x0304, rec('\x18', "\x01"), 1, st);
+    normalised(0x0304, rec('\x18', "\x01"), 1, st, true);
     EXPECT_EQ(st, HandshakeInput::Status::Poisoned);
+    // Before the ServerHello (after a HelloRetryRequest) our records are plaintext: Fatal.
+    normalised(0x0304, rec('\x14', "\x02"), 1, st, false);
+    EXPECT_EQ(st, HandshakeInput::Status::Fatal);
     // A second ClientHello after a HelloRetryRequest, fragmented: reassembled.
     Hello h;
     const std::string ch = h.message();
     std::string in;
     for (size_t i = 0; i < ch.size(); i += 5) in += rec('\x16', ch.substr(i, 5));
     EXPECT_EQ(normalised(0x0304, kCcsRec + in, 7, st), kCcsRec + reframe(ch));
+    // … and it must offer exactly the group the retry asked for (RFC 8446 §4.1.2).
+    HandshakeInput want23(0x0304);
+    want23.expect_retry_group(23);
+    std::string o;
+    EXPECT_EQ(want23.feed(in, o), HandshakeInput::Status::Fatal);
+    EXPECT_EQ(want23.violation(), Violation::BadKeyShare);
+    HandshakeInput want29(0x0304);
+    want29.expect_retry_group(29);
+    std::string o29;
+    EXPECT_EQ(want29.feed(in, o29), HandshakeInput::Status::Ok);
 }
 
 TEST(HandshakeInput, PendingGivesBackWhatWasHeld) {
@@ -421,6 +435,7 @@ TEST(HandshakeInput, Tls13EncryptedMessagesReframedUntilFinished) {
         const std::string app = rec('\x17', "application keys: passed as they are");
         in += app;
         HandshakeInput h(0x0304);
+        h.server_encrypts();
         h.set_crypto(&fc);
         std::string out;
         ASSERT_EQ(h.feed(in, out), HandshakeInput::Status::Ok) << frag;
@@ -437,10 +452,29 @@ TEST(HandshakeInput, Tls13EncryptedMessagesReframedUntilFinished) {
     EXPECT_EQ(out, forged);
     // Another type in the middle of a split message is refused.
     HandshakeInput m(0x0304);
+    m.server_encrypts();
     m.set_crypto(&fc);
     std::string o2, in2;
     fc.seal(0, 22, fin.substr(0, 2), in2);
     fc.seal(1, 21, std::string("\x01\x00", 2), in2);
     EXPECT_EQ(m.feed(in2, o2), HandshakeInput::Status::Poisoned);
     EXPECT_EQ(m.violation(), Violation::InterleavedRecord);
+}
+
+TEST(HandshakeInput, Tls13OnlyAFinishedAndNothingAfterItInItsRecord) {
+    FakeCrypto fc;
+    const std::string fin = std::string("\x14\x00\x00\x20", 4) + std::string(32, 'f');
+    const std::string ku = std::string("\x18\x00\x00\x01\x00", 5);
+    const std::string cert = std::string("\x0b\x00\x00\x04\x00\x00\x00\x00", 8);
+    for (const auto& [payload, v] :
+         {std::pair{fin + ku, Violation::KeyUpdateNotAtRecordEnd},
+          std::pair{cert + fin, Violation::UnexpectedHandshake}}) {
+        HandshakeInput h(0x0304);
+        h.server_encrypts();
+        h.set_crypto(&fc);
+        std::string in, out;
+        fc.seal(0, 22, payload, in);
+        EXPECT_EQ(h.feed(in, out), HandshakeInput::Status::Poisoned);
+        EXPECT_EQ(h.violation(), v);
+    }
 }
