@@ -39,6 +39,10 @@ struct WorkerCounters {
     Counter accept_paused;       // times accepting paused at max_connections
     Counter handshakes_ok;       // TLS handshakes completed (keys handed off)
     Counter handshakes_failed;   // TLS handshakes that failed (alert sent or timeout)
+    Counter handshake_timeouts;  // of those, cut by --handshake-timeout
+    Counter tls_alerts_sent;     // fatal alerts sluice sent for a peer's violation (then closed)
+    Counter tls_peer_alerts;     // connections the peer ended with an error alert
+    Counter tls_renegotiations_refused;  // TLS 1.2 ClientHellos answered no_renegotiation
     Counter tls_mode_kernel;     // TLS connections with kernel TX and RX (kernel-sw + kernel-hw)
     Counter tls_mode_kernel_hw;  // of those, the NIC does TX or RX records (sock_diag said so)
     Counter tls_mode_mixed;      // one direction in the kernel, the other in userspace

@@ -54,6 +54,7 @@ void Conn::start(int fd, uint64_t id, tls::Context* tls) {
     logs_head_ = 0;
     pipe_fill_ = 0;
     req_start_ms_ = 0;
+    requests_ = 0;
     read_eof_ = close_after_ = closing_ = lingering_ = linger_on_close_ = false;
     linger_no_read_ = input_after_close_ = false;
     shutdown_requested_ = recv_starved_ = false;
@@ -143,6 +144,9 @@ void Conn::on_recv(int res, uint32_t flags) {
         else
             on_bytes(data);
         if (provided) b->recycle(bid);  // parsed or copied: the buffer goes straight back
+    } else if (res == 0 && handshaking_) {
+        tls_on_handshake_eof();
+        return;
     } else if (res == 0) {
         read_eof_ = true;
         if (lingering_ || (!busy() && inbuf_.empty())) {
@@ -215,6 +219,7 @@ void Conn::handle_request() {
     const config::Config& cfg = w_.config();
     if (shutdown_requested_) req_.keep_alive = false;
     w_.counters().requests.add(1);
+    ++requests_;
     w_.borrow_buffer(outbuf_);
     w_.borrow_buffer(plan_.head);
     if (req_.method == http::Method::Other) {
@@ -441,6 +446,10 @@ void Conn::flush_logs() {
 // ---- writing ---------------------------------------------------------------------------
 
 void Conn::pump() {
+    if (tls_fatal_pending()) {
+        tls_fatal_progress();  // nothing but the alert goes out now
+        return;
+    }
     if (closing_ || handshaking_ || send_op_.in_flight() || splice_in_op_.in_flight() ||
         splice_out_op_.in_flight() || poll_op_.in_flight() || file_read_op_.in_flight() ||
         ctl_op_.in_flight())
@@ -664,7 +673,14 @@ void Conn::go_idle() {
         // Idle between requests: hand back the output buffers, so 10,000 idle keep-alive
         // connections cost kilobytes each, not a response's worth.
         drop_output_buffers();
-        set_deadline(Deadline::Keepalive, w_.config().keepalive_timeout_s);
+        // Until a first request came, the connection is not "kept alive", it is awaited
+        // (after a TLS handshake too): the header timeout applies.
+        if (requests_ == 0) {
+            if (deadline_kind_ != Deadline::Header)
+                set_deadline(Deadline::Header, w_.config().header_timeout_s);
+        } else {
+            set_deadline(Deadline::Keepalive, w_.config().keepalive_timeout_s);
+        }
     } else if (deadline_kind_ != Deadline::Header) {
         set_deadline(Deadline::Header, w_.config().header_timeout_s);
     }
@@ -798,7 +814,13 @@ void Conn::tick(uint64_t now_ms) {
     obs::WorkerCounters& c = w_.counters();
     switch (deadline_kind_) {
     case Deadline::Header:
-        c.timeouts_header.add(1);
+        if (handshaking_) {
+            // --handshake-timeout: a handshake that failed, not a slow request.
+            c.handshakes_failed.add(1);
+            c.handshake_timeouts.add(1);
+        } else {
+            c.timeouts_header.add(1);
+        }
         finish_close();
         break;
     case Deadline::Keepalive:

@@ -24,6 +24,8 @@
 
 namespace sluice::tls {
 class Context;
+struct RecordAction;
+enum class Violation : uint8_t;
 }
 
 namespace sluice::server {
@@ -124,10 +126,16 @@ private:
     void tls_drive_handshake();
     void tls_after_flight();
     void tls_on_handshake_bytes(std::string_view data);
+    void tls_on_handshake_eof();
     void tls_handoff();
     void tls_send_wire();
     void tls_on_wire_sent(int res);
-    void tls_send_alert(uint8_t description);
+    void tls_fatal(tls::Violation v);
+    void tls_fatal_progress();
+    [[nodiscard]] bool tls_fatal_pending() const;
+    void tls_send_warning(uint8_t description);
+    bool tls_send_owed_warning();
+    bool tls_apply(const tls::RecordAction& a, std::string_view data);
     bool tls_close_notify();
     void tls_on_ctl_sent(int res);
     void tls_on_ciphertext(std::string_view data);
@@ -170,6 +178,7 @@ private:
     std::unique_ptr<char[]> rxbuf_;  // only without provided-buffer rings
     uint64_t pipe_fill_ = 0;
     uint64_t req_start_ms_ = 0;
+    uint32_t requests_ = 0;  // on this connection: the first is under the header timeout
 
     core::Op recv_op_{this, kRecv};
     core::Op send_op_{this, kSend};

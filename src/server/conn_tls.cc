@@ -17,7 +17,9 @@
 #include "record/record.h"
 #include "server/conn.h"
 #include "server/worker.h"
+#include "tls/alerts.h"
 #include "tls/context.h"
+#include "tls/peer_records.h"
 #include "tls/session.h"
 
 namespace sluice::server {
@@ -31,7 +33,6 @@ namespace {
 // when the connection goes idle); kTLS connections splice and hold none.
 constexpr size_t kSealChunk = 256 * 1024;
 constexpr size_t kReadChunk = 64 * 1024;  // cold file chunks read through the ring (filebuf)
-constexpr uint8_t kAlertInternalError = 80;
 constexpr size_t kKeepWireBytes = 4096;  // sealed-output capacity kept between responses
 
 }  // namespace
@@ -56,6 +57,13 @@ struct Conn::TlsState {
     std::string wire_next;
     std::string& append_target() { return wire_in_flight ? wire_next : wire; }
     std::string plain;    // decrypted application data for the HTTP parser
+    std::unique_ptr<tls::PeerRecords> peer;  // what the client may send after the handshake
+    // A fatal alert is owed: once nothing is in flight it goes out, and the connection ends.
+    bool fatal = false;
+    bool fatal_sent = false;
+    uint8_t fatal_alert = 0;
+    unsigned warnings_owed = 0;  // kernel TX: no_renegotiation warnings waiting for ctl_op_
+    bool notify_after_ctl = false;  // kernel TX: close_notify waits for ctl_op_
     std::unique_ptr<char[]> filebuf;  // user TX: a file chunk being read
     ktls::RecvWithType rxmsg;
     ktls::ControlSend ctl;
@@ -76,6 +84,7 @@ Conn::~Conn() = default;
 
 bool Conn::tls_user_tx() const { return tls_ && !handshaking_ && !tls_->tx_kernel; }
 bool Conn::tls_wire_in_flight() const { return tls_ && tls_->wire_in_flight; }
+bool Conn::tls_fatal_pending() const { return tls_ && tls_->fatal; }
 
 std::string_view Conn::tls_log_tag() const { return tls_ ? std::string_view(tls_->log_tag) : ""; }
 
@@ -101,6 +110,7 @@ void Conn::tls_drive_handshake() {
     if (step == tls::Session::Step::Failed) {
         t.handshake_failed = true;
         w_.counters().handshakes_failed.add(1);
+        if (t.session->violation()) w_.counters().tls_alerts_sent.add(1);
     } else if (step == tls::Session::Step::Done) {
         t.handshake_done = true;
     }
@@ -130,6 +140,26 @@ void Conn::tls_on_handshake_bytes(std::string_view data) {
     if (!tls_->wire_in_flight) tls_drive_handshake();
 }
 
+// The client closed mid-handshake: a partial hello is still answered (decode_error).
+void Conn::tls_on_handshake_eof() {
+    TlsState& t = *tls_;
+    read_eof_ = true;
+    if (t.handshake_failed || t.handshake_done) return;
+    (void)t.session->on_eof();
+    std::string_view out = t.session->output();
+    if (!out.empty()) {
+        t.wire.append(out);
+        t.session->consume_output(out.size());
+    }
+    t.handshake_failed = true;
+    w_.counters().handshakes_failed.add(1);
+    if (t.session->violation()) w_.counters().tls_alerts_sent.add(1);
+    if (t.wire_off < t.wire.size())
+        tls_send_wire();  // its completion closes (tls_after_flight)
+    else
+        finish_close();
+}
+
 void Conn::tls_handoff() {
     TlsState& t = *tls_;
     auto keys = t.session->export_keys();
@@ -155,30 +185,34 @@ void Conn::tls_handoff() {
         finish_close();
         return;
     }
+    // Each record passes the same policy as later ones; the first that is not application
+    // data (or does not open) stops this loop and is dealt with once the record layer is in
+    // place, with RX kept in userspace so what follows it is opened in order.
+    auto peer = std::make_unique<tls::PeerRecords>(keys->version);
     std::string plain;
-    bool peer_done = false;
+    std::optional<tls::RecordAction> held;
+    std::string held_data;
+    int open_error = 0;
     (*opener)->feed(std::string_view(leftover));
     for (;;) {
         auto r = (*opener)->next();
         if (!r) {
-            finish_close();  // garbage right after Finished
-            return;
+            open_error = r.error().code;
+            break;
         }
         if (!*r) break;
-        if ((*r)->type == record::ContentType::ApplicationData) {
+        const tls::RecordAction a = peer->on_record(static_cast<uint8_t>((*r)->type),
+                                                    (*r)->text());
+        if (a.kind == tls::RecordAction::Kind::Deliver) {
             plain.append((*r)->text());
             continue;
         }
-        const std::string_view a = (*r)->text();
-        if ((*r)->type == record::ContentType::Alert && a.size() == 2 &&
-            static_cast<uint8_t>(a[1]) == ktls::kCloseNotify) {
-            peer_done = true;  // requests before it are answered, then we close
-            break;
-        }
-        finish_close();  // another alert or a handshake message right after Finished
-        return;
+        if (a.kind == tls::RecordAction::Kind::Ignore) continue;
+        held = a;
+        held_data.assign((*r)->text());
+        break;
     }
-    const bool partial = !peer_done && (*opener)->buffered() > 0;
+    const bool partial = open_error != 0 || held || (*opener)->buffered() > 0;
     keys->rx.seq = (*opener)->seq();
 
     bool want_kernel = cfg.ktls != config::Config::Ktls::Off && !mfl && w_.ktls_available();
@@ -238,20 +272,25 @@ void Conn::tls_handoff() {
     t.log_tag = std::string(tls::version_name(t.version)) + " " +
                 std::string(tls::cipher_name(t.cipher)) + " " + mode;
 
+    t.peer = std::move(peer);
+    handshaking_ = false;
     if (cfg.ktls == config::Config::Ktls::Require && !(t.tx_kernel && t.rx_kernel)) {
         // The kernel refused this connection's keys: say so with an alert and close.
         c.ktls_refused.add(1);
-        tls_send_alert(kAlertInternalError);
-        close_after_ = true;
-        handshaking_ = false;
+        tls_fatal(tls::Violation::KernelRefused);
         return;
     }
-    handshaking_ = false;
+    // The first request is under the header timeout, like on a plain connection.
     set_deadline(Deadline::Header, cfg.header_timeout_s);
     if (!plain.empty()) on_bytes(plain);
-    if (peer_done) {
-        read_eof_ = true;
-        if (!busy() && inbuf_.empty()) close_graceful();
+    if (closing_) return;
+    if (open_error != 0) {
+        tls_fatal(tls::violation_for_errno(open_error));
+        return;
+    }
+    if (held) {
+        if (!tls_apply(*held, held_data)) return;
+        if (t.opener) tls_on_ciphertext({});  // records after it, in order
         return;
     }
     if (!busy()) go_idle();
@@ -306,25 +345,86 @@ void Conn::tls_on_wire_sent(int res) {
     pump();
 }
 
-void Conn::tls_send_alert(uint8_t description) {
+// A violation by the peer (RFC 8446 §6.2): its alert is the last record we write, then the
+// connection closes at once — queued responses are dropped, input is no longer read, and only
+// a send already in flight may finish first (its record must not be cut).
+void Conn::tls_fatal(tls::Violation v) {
     TlsState& t = *tls_;
-    const uint8_t alert[2] = {ktls::kAlertFatal, description};
+    if (t.fatal) return;
+    t.fatal = true;
+    t.fatal_alert = tls::alert_for(v);
+    w_.counters().tls_alerts_sent.add(1);
+    close_after_ = true;
+    update_recv();  // stops a multishot recv
+    tls_fatal_progress();
+}
+
+void Conn::tls_fatal_progress() {
+    TlsState& t = *tls_;
+    if (closing_ || send_op_.in_flight() || splice_in_op_.in_flight() ||
+        splice_out_op_.in_flight() || poll_op_.in_flight() || ctl_op_.in_flight() ||
+        file_read_op_.in_flight())
+        return;  // each of their completions comes back here (pump)
+    if (t.fatal_sent) {
+        abort();  // logs what was cut short, then closes
+        return;
+    }
+    t.fatal_sent = true;
+    set_deadline(Deadline::Send, 1.0);  // a client that never reads cannot hold the slot
     if (t.tx_kernel) {
-        t.ctl.prepare_alert(ktls::kAlertFatal, description);
+        // A failed kTLS RX left its error in sk_err, which the next send would return
+        // instead of sending (docs/ktls-facts.md §3.6): take it first.
+        int err = 0;
+        socklen_t len = sizeof err;
+        (void)::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+        set_cork(false);
+        t.ctl.prepare_alert(tls::alert::kLevelFatal, t.fatal_alert);
         io_uring_sqe* s = w_.ring().sqe(ctl_op_);
         io_uring_prep_sendmsg(s, fd_.get(), &t.ctl.msg, MSG_NOSIGNAL);
         return;
     }
+    const uint8_t alert[2] = {tls::alert::kLevelFatal, t.fatal_alert};
+    if (!t.sealer ||
+        !t.sealer->seal(record::ContentType::Alert,
+                        std::string_view(reinterpret_cast<const char*>(alert), 2),
+                        t.append_target())) {
+        abort();
+        return;
+    }
+    tls_send_wire();
+}
+
+// A warning the connection survives (no_renegotiation), after whatever is queued.
+void Conn::tls_send_warning(uint8_t description) {
+    TlsState& t = *tls_;
+    if (t.tx_kernel) {
+        if (ctl_op_.in_flight()) {
+            ++t.warnings_owed;
+            return;
+        }
+        t.ctl.prepare_alert(tls::alert::kLevelWarning, description);
+        io_uring_sqe* s = w_.ring().sqe(ctl_op_);
+        io_uring_prep_sendmsg(s, fd_.get(), &t.ctl.msg, MSG_NOSIGNAL);
+        return;
+    }
+    const uint8_t alert[2] = {tls::alert::kLevelWarning, description};
     (void)t.sealer->seal(record::ContentType::Alert,
                          std::string_view(reinterpret_cast<const char*>(alert), 2),
                          t.append_target());
-    tls_send_wire();
+    // While a response is in progress its own sends carry the record along.
+    if (!busy() && !file_read_op_.in_flight()) tls_send_wire();
 }
 
 // close_notify after the last body byte; returns true when the close continues later.
 bool Conn::tls_close_notify() {
     if (!tls_ || handshaking_ || tls_->notify_sent || tls_->handshake_failed) return false;
     TlsState& t = *tls_;
+    if (t.tx_kernel && ctl_op_.in_flight()) {
+        // ctl_op_ and its buffer belong to the record in flight (a warning, a KeyUpdate):
+        // close_notify follows when it completes.
+        t.notify_after_ctl = true;
+        return true;
+    }
     t.notify_sent = true;
     if (t.tx_kernel) {
         t.ctl.prepare_close_notify();
@@ -346,6 +446,12 @@ bool Conn::tls_close_notify() {
 
 void Conn::tls_on_ctl_sent(int res) {
     TlsState& t = *tls_;
+    if (t.fatal) {
+        t.ku_in_flight = false;
+        t.notify_in_flight = false;
+        tls_fatal_progress();
+        return;
+    }
     if (t.ku_in_flight) {
         // Our KeyUpdate left under the old key; nothing else was sent since, so every record
         // from here on is under the next one.
@@ -358,7 +464,12 @@ void Conn::tls_on_ctl_sent(int res) {
             return;
         }
         w_.counters().tls_keyupdate_kernel_tx_rekeyed.add(1);
-        pump();
+        if (t.notify_after_ctl) {
+            t.notify_after_ctl = false;
+            close_graceful();
+        } else if (!tls_send_owed_warning()) {
+            pump();
+        }
         return;
     }
     if (t.notify_in_flight) {
@@ -366,7 +477,29 @@ void Conn::tls_on_ctl_sent(int res) {
         close_graceful();
         return;
     }
-    if (close_after_) finish_close();  // an alert before closing
+    if (res < 0) {
+        abort();
+        return;
+    }
+    if (t.notify_after_ctl) {
+        t.notify_after_ctl = false;
+        t.warnings_owed = 0;  // nothing after close_notify
+        close_graceful();
+        return;
+    }
+    // A warning went out: the next one owed, else whatever waited for ctl_op_.
+    if (!tls_send_owed_warning()) pump();
+}
+
+// Kernel TX: the next no_renegotiation warning that waited for ctl_op_. True if submitted.
+bool Conn::tls_send_owed_warning() {
+    TlsState& t = *tls_;
+    if (t.warnings_owed == 0 || ctl_op_.in_flight()) return false;
+    --t.warnings_owed;
+    t.ctl.prepare_alert(tls::alert::kLevelWarning, tls::alert::kNoRenegotiation);
+    io_uring_sqe* s = w_.ring().sqe(ctl_op_);
+    io_uring_prep_sendmsg(s, fd_.get(), &t.ctl.msg, MSG_NOSIGNAL);
+    return true;
 }
 
 // ---- user RX: records opened in memory ----------------------------------------------------
@@ -381,12 +514,12 @@ void Conn::tls_on_ciphertext(std::string_view data) {
     for (;;) {
         auto r = t.opener->next();
         if (!r) {
-            tls_send_alert(record::alert_for(r.error()));
-            close_after_ = true;
+            tls_fatal(tls::violation_for_errno(r.error().code));
             return;
         }
         if (!*r) break;
         if (!tls_on_record(static_cast<uint8_t>((*r)->type), (*r)->text())) return;
+        if (closing_ || t.fatal) return;
     }
     if (!t.plain.empty()) {
         std::string plain;
@@ -395,39 +528,47 @@ void Conn::tls_on_ciphertext(std::string_view data) {
     }
 }
 
-// One decrypted record (user RX or kernel RX control record). False: the connection is over.
+// One decrypted record (user RX, or a kernel RX control record). False: stop reading records.
 bool Conn::tls_on_record(uint8_t type, std::string_view data) {
+    return tls_apply(tls_->peer->on_record(type, data), data);
+}
+
+bool Conn::tls_apply(const tls::RecordAction& a, std::string_view data) {
     TlsState& t = *tls_;
-    switch (type) {
-    case ktls::kApplicationData:
+    using Kind = tls::RecordAction::Kind;
+    switch (a.kind) {
+    case Kind::Deliver:
         t.plain.append(data);
         return true;
-    case ktls::kAlert:
-        if (data.size() >= 2 && static_cast<uint8_t>(data[1]) == ktls::kCloseNotify) {
-            // close_notify is the TLS end of input: requests received before it are still
-            // answered, then ours goes out and the connection closes (RFC 8446 §6.1).
-            if (!t.plain.empty()) {
-                std::string plain;
-                plain.swap(t.plain);
-                on_bytes(plain);
-            }
-            read_eof_ = true;
-            if (!closing_ && !busy() && inbuf_.empty()) close_graceful();
-            return false;
+    case Kind::Ignore:
+        return true;
+    case Kind::Warn:
+        w_.counters().tls_renegotiations_refused.add(a.warnings);
+        for (unsigned i = 0; i < a.warnings; ++i) tls_send_warning(tls::alert::kNoRenegotiation);
+        return true;
+    case Kind::CloseNotify:
+        // close_notify is the TLS end of input: requests received before it are still
+        // answered, then ours goes out and the connection closes (RFC 8446 §6.1).
+        if (!t.plain.empty()) {
+            std::string plain;
+            plain.swap(t.plain);
+            on_bytes(plain);
         }
-        finish_close();  // any other alert is fatal here
+        read_eof_ = true;
+        if (!closing_ && !busy() && inbuf_.empty()) close_graceful();
         return false;
-    case ktls::kHandshake:
-        if (t.version == tls::Version::Tls13 && data.size() == 5 &&
-            static_cast<uint8_t>(data[0]) == record::kHandshakeKeyUpdate) {
-            return tls_on_key_update(static_cast<uint8_t>(data[4]) == 1);
-        }
-        finish_close();  // renegotiation and stray handshake messages are refused
+    case Kind::PeerAlert:
+        // RFC 8446 §6.2: after a fatal alert nothing more is read or written.
+        w_.counters().tls_peer_alerts.add(1);
+        abort();
         return false;
-    default:
-        finish_close();
+    case Kind::KeyUpdate:
+        return tls_on_key_update(a.update_requested);
+    case Kind::Fatal:
+        tls_fatal(a.violation);
         return false;
     }
+    return false;
 }
 
 bool Conn::tls_on_key_update(bool update_requested) {
@@ -565,6 +706,7 @@ void Conn::tls_on_recvmsg(int res, uint32_t flags) {
         const uint8_t type = t.rxmsg.record_type().value_or(ktls::kApplicationData);
         bool go_on = true;
         if (type == ktls::kApplicationData) {
+            t.peer->on_application_data();
             on_bytes(data);
         } else {
             go_on = tls_on_record(type, data);
@@ -580,9 +722,12 @@ void Conn::tls_on_recvmsg(int res, uint32_t flags) {
     } else if (res == -ENOBUFS) {
         recv_starved_ = true;
         return;
+    } else if (res == -EBADMSG || res == -EMSGSIZE || res == -EINVAL) {
+        // The kernel's record checks failed (net/tls): the same alert as the user layer.
+        tls_fatal(tls::violation_for_errno(-res));
+        return;
     } else if (res < 0 && res != -ECANCELED) {
-        // EBADMSG/EIO: a record failed to decrypt or the stream is broken.
-        abort();
+        abort();  // ECONNRESET, EIO: the stream is broken
         return;
     }
     update_recv();
@@ -697,6 +842,10 @@ void Conn::tls_pump_sealed() {
 
 void Conn::tls_on_file_read(int res) {
     TlsState& t = *tls_;
+    if (t.fatal) {
+        tls_fatal_progress();
+        return;
+    }
     if (res <= 0) {
         abort();  // read error or the file shrank below the promised length
         return;

@@ -1,6 +1,7 @@
 #include "tls/client_hello.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace sluice::tls {
 
@@ -13,7 +14,10 @@ struct Reader {
     bool ok = true;
 
     uint32_t u(size_t bytes) {
-        if (!ok || n < bytes) { ok = false; return 0; }
+        if (!ok || n < bytes) {
+            ok = false;
+            return 0;
+        }
         uint32_t v = 0;
         for (size_t i = 0; i < bytes; ++i) v = (v << 8) | p[i];
         p += bytes;
@@ -21,80 +25,322 @@ struct Reader {
         return v;
     }
     Reader sub(size_t len) {
-        if (!ok || n < len) { ok = false; return Reader{p, 0, false}; }
+        if (!ok || n < len) {
+            ok = false;
+            return Reader{p, 0, false};
+        }
         Reader r{p, len};
         p += len;
         n -= len;
         return r;
     }
+    std::string_view view() const { return {reinterpret_cast<const char*>(p), n}; }
+    // A list of 16-bit values filling the whole reader (odd length: malformed).
+    bool u16_list(std::vector<uint16_t>& out) {
+        if (n % 2 != 0) ok = false;
+        while (ok && n >= 2) out.push_back(static_cast<uint16_t>(u(2)));
+        return ok;
+    }
 };
 
-constexpr size_t kMaxHello = 64 * 1024;  // larger hellos skip selection (wolfSSL decides)
+constexpr uint8_t kTypeAlert = 21;
+constexpr uint8_t kTypeHandshake = 22;
+constexpr uint8_t kClientHello = 1;
+constexpr size_t kMaxFragment = 16384;
+
+// One extension's body. False: malformed.
+bool parse_extension(uint32_t type, Reader e, ClientHelloInfo& out) {
+    switch (type) {
+    case 0: {  // server_name
+        Reader list = e.sub(e.u(2));
+        while (list.ok && list.n > 0) {
+            const uint32_t name_type = list.u(1);
+            Reader name = list.sub(list.u(2));
+            if (name.ok && name_type == 0 && out.sni.empty()) {
+                out.sni.assign(name.view());
+                std::transform(out.sni.begin(), out.sni.end(), out.sni.begin(),
+                               [](char c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; });
+            }
+        }
+        return list.ok && e.ok && e.n == 0;
+    }
+    case 13: {  // signature_algorithms
+        out.has_sigalgs = true;
+        Reader list = e.sub(e.u(2));
+        return list.u16_list(out.sigalgs) && e.ok && e.n == 0;
+    }
+    case 10: {  // supported_groups
+        out.has_groups = true;
+        Reader list = e.sub(e.u(2));
+        return list.u16_list(out.groups) && e.ok && e.n == 0;
+    }
+    case 43: {  // supported_versions
+        out.has_versions = true;
+        Reader list = e.sub(e.u(1));
+        return list.u16_list(out.versions) && e.ok && e.n == 0;
+    }
+    case 51: {  // key_share
+        out.has_key_share = true;
+        Reader list = e.sub(e.u(2));
+        while (list.ok && list.n > 0) {
+            KeyShare ks;
+            ks.group = static_cast<uint16_t>(list.u(2));
+            Reader key = list.sub(list.u(2));
+            if (!key.ok) break;
+            ks.key.assign(key.view());
+            out.key_shares.push_back(std::move(ks));
+        }
+        return list.ok && e.ok && e.n == 0;
+    }
+    case 16: {  // application_layer_protocol_negotiation
+        out.has_alpn = true;
+        Reader list = e.sub(e.u(2));
+        while (list.ok && list.n > 0) {
+            Reader name = list.sub(list.u(1));
+            if (name.ok) out.alpn.emplace_back(name.view());
+        }
+        return list.ok && e.ok && e.n == 0;
+    }
+    case 41:  // pre_shared_key
+        out.has_psk = true;
+        return true;
+    case 45:  // psk_key_exchange_modes
+        out.has_psk_modes = true;
+        return true;
+    default:
+        return true;
+    }
+}
 
 bool parse_body(Reader r, ClientHelloInfo& out) {
-    r.u(2);                      // legacy_version
-    r.sub(32);                   // random
-    r.sub(r.u(1));               // legacy_session_id
+    out.legacy_version = static_cast<uint16_t>(r.u(2));
+    r.sub(32);  // random
+    const uint32_t sid = r.u(1);
+    if (sid > 32) return false;  // opaque legacy_session_id<0..32>
+    out.session_id_len = static_cast<uint8_t>(sid);
+    r.sub(sid);
     Reader suites = r.sub(r.u(2));
-    while (suites.ok && suites.n >= 2) out.suites.push_back(uint16_t(suites.u(2)));
-    r.sub(r.u(1));               // compression methods
+    if (!suites.ok || suites.n == 0 || !suites.u16_list(out.suites)) return false;
+    Reader comp = r.sub(r.u(1));
+    if (!comp.ok || comp.n == 0) return false;
+    while (comp.n > 0) out.compression.push_back(static_cast<uint8_t>(comp.u(1)));
     if (!r.ok) return false;
-    if (r.n == 0) return true;   // no extensions at all
+    if (r.n == 0) return true;  // no extensions at all
     Reader exts = r.sub(r.u(2));
+    if (!exts.ok || r.n != 0) return false;  // nothing may follow the extensions
     while (exts.ok && exts.n > 0) {
-        uint32_t type = exts.u(2);
+        const uint32_t type = exts.u(2);
         Reader e = exts.sub(exts.u(2));
-        if (!exts.ok) return false;
-        if (type == 0) {  // server_name
-            Reader list = e.sub(e.u(2));
-            while (list.ok && list.n > 0) {
-                uint32_t name_type = list.u(1);
-                Reader name = list.sub(list.u(2));
-                if (name.ok && name_type == 0 && out.sni.empty()) {
-                    out.sni.assign(reinterpret_cast<const char*>(name.p), name.n);
-                    std::transform(out.sni.begin(), out.sni.end(), out.sni.begin(),
-                                   [](char c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; });
-                }
-            }
-        } else if (type == 13) {  // signature_algorithms
-            Reader list = e.sub(e.u(2));
-            while (list.ok && list.n >= 2) out.sigalgs.push_back(uint16_t(list.u(2)));
-        } else if (type == 10) {  // supported_groups
-            Reader list = e.sub(e.u(2));
-            while (list.ok && list.n >= 2) out.groups.push_back(uint16_t(list.u(2)));
-        } else if (type == 43) {  // supported_versions
-            Reader list = e.sub(e.u(1));
-            while (list.ok && list.n >= 2) out.versions.push_back(uint16_t(list.u(2)));
-        }
+        if (!exts.ok || !parse_extension(type, e, out)) return false;
     }
     return exts.ok;
 }
 
+bool has(std::span<const uint16_t> v, uint16_t x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+bool any_common(std::span<const uint16_t> a, std::span<const uint16_t> b) {
+    return std::any_of(a.begin(), a.end(), [&](uint16_t x) { return has(b, x); });
+}
+
+constexpr uint16_t kX25519 = 29, kP256 = 23, kP384 = 24;
+constexpr uint16_t kGroups[] = {kX25519, kP256, kP384};
+
 }  // namespace
 
-HelloStatus parse_client_hello(std::string_view in, ClientHelloInfo& out, size_t& need) {
-    const auto* data = reinterpret_cast<const uint8_t*>(in.data());
-    if (!in.empty() && data[0] != 22) return HelloStatus::NotHello;
-    std::string hs;  // reassembled handshake message bytes
-    size_t pos = 0;
-    for (;;) {
-        if (in.size() < pos + 5) { need = pos + 5; return HelloStatus::NeedMore; }
-        if (data[pos] != 22 || data[pos + 1] != 3) return HelloStatus::NotHello;
-        size_t len = (size_t(data[pos + 3]) << 8) | data[pos + 4];
-        if (len == 0 || len > 16384) return HelloStatus::NotHello;
-        if (in.size() < pos + 5 + len) { need = pos + 5 + len; return HelloStatus::NeedMore; }
-        hs.append(in.substr(pos + 5, len));
-        pos += 5 + len;
-        if (hs.size() < 4) continue;
-        if (uint8_t(hs[0]) != 1) return HelloStatus::NotHello;
-        size_t body = (size_t(uint8_t(hs[1])) << 16) | (size_t(uint8_t(hs[2])) << 8) |
-                      uint8_t(hs[3]);
-        if (body > kMaxHello) return HelloStatus::NotHello;
-        if (hs.size() < 4 + body) continue;
-        out = {};
-        Reader r{reinterpret_cast<const uint8_t*>(hs.data()) + 4, body};
-        return parse_body(r, out) ? HelloStatus::Ok : HelloStatus::NotHello;
+HelloReader::Status HelloReader::fail(Violation v) {
+    violation_ = v;
+    status_ = Status::Fatal;
+    return status_;
+}
+
+size_t HelloReader::need() const {
+    if (status_ != Status::NeedMore) return 0;
+    if (hdr_n_ < 5) return 5 - hdr_n_;
+    size_t want = rec_left_;
+    if (msg_.size() < 4) return std::max<size_t>(want, 1);
+    return std::max<size_t>(std::min(want, 4 + msg_len_ - msg_.size()), 1);
+}
+
+HelloReader::Status HelloReader::feed(std::string_view in) {
+    size_t i = 0;
+    while (status_ == Status::NeedMore && i < in.size()) {
+        if (hdr_n_ < 5) {
+            const auto b = static_cast<uint8_t>(in[i]);
+            // The content type decides at once: a client that sends plain HTTP or an SSL 2.0
+            // hello gets its answer without waiting for more bytes.
+            if (hdr_n_ == 0 && b == kTypeAlert) {
+                status_ = Status::PeerAlert;
+                break;
+            }
+            if (hdr_n_ == 0 && b != kTypeHandshake) {
+                ++i;
+                fail(Violation::UnexpectedRecordType);
+                break;
+            }
+            if (hdr_n_ == 1 && b != 3) {
+                ++i;
+                fail(Violation::BadRecordVersion);
+                break;
+            }
+            hdr_[hdr_n_++] = b;
+            ++i;
+            if (hdr_n_ < 5) continue;
+            rec_left_ = (size_t{hdr_[3]} << 8) | hdr_[4];
+            if (rec_left_ == 0) {
+                fail(Violation::ZeroLengthFragment);
+                break;
+            }
+            if (rec_left_ > kMaxFragment) {
+                fail(Violation::RecordTooLong);
+                break;
+            }
+            continue;
+        }
+        // Record body: handshake message bytes.
+        size_t take = std::min(rec_left_, in.size() - i);
+        if (msg_.size() < 4) take = std::min(take, 4 - msg_.size());
+        else take = std::min(take, 4 + msg_len_ - msg_.size());
+        msg_.append(in.substr(i, take));
+        i += take;
+        rec_left_ -= take;
+        if (msg_.size() >= 1 && static_cast<uint8_t>(msg_[0]) != kClientHello) {
+            fail(Violation::NotClientHello);
+            break;
+        }
+        if (msg_.size() == 4 && msg_len_ == 0) {
+            msg_len_ = (size_t{static_cast<uint8_t>(msg_[1])} << 16) |
+                       (size_t{static_cast<uint8_t>(msg_[2])} << 8) |
+                       static_cast<uint8_t>(msg_[3]);
+            if (msg_len_ > kMaxClientHello) {
+                fail(Violation::HelloTooLarge);
+                break;
+            }
+            if (msg_len_ == 0) {
+                fail(Violation::MalformedHello);
+                break;
+            }
+            msg_.reserve(4 + msg_len_);
+        }
+        if (msg_.size() >= 4 && msg_.size() == 4 + msg_len_) {
+            // The hello must end with its record: whatever else a client puts there belongs
+            // to a later flight (or is an attack on reassembly).
+            if (rec_left_ != 0) {
+                fail(Violation::TrailingHandshakeData);
+                break;
+            }
+            if (!finish_message()) break;
+            end_ = fed_ + i;
+            status_ = Status::Ok;
+            break;
+        }
+        if (rec_left_ == 0) hdr_n_ = 0;  // next record
     }
+    fed_ += i;
+    return status_;
+}
+
+bool HelloReader::finish_message() {
+    Reader r{reinterpret_cast<const uint8_t*>(msg_.data()) + 4, msg_len_};
+    if (!parse_body(r, info_)) {
+        fail(Violation::MalformedHello);
+        return false;
+    }
+    return true;
+}
+
+HelloReader::Status HelloReader::eof() {
+    if (status_ == Status::NeedMore && fed_ > 0) return fail(Violation::TruncatedHello);
+    return status_;
+}
+
+bool x25519_low_order(std::string_view key) {
+    static const uint8_t kLowOrder[7][32] = {
+        {0},
+        {1},
+        {0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4,
+         0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49,
+         0xb8, 0x00},
+        {0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef,
+         0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f,
+         0x11, 0x57},
+        {0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+         0xff, 0x7f},  // p - 1
+        {0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+         0xff, 0x7f},  // p (= 0)
+        {0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+         0xff, 0x7f},  // p + 1 (= 1)
+    };
+    if (key.size() != 32) return false;
+    uint8_t k[32];
+    memcpy(k, key.data(), 32);
+    k[31] &= 0x7f;  // RFC 7748 §5: the top bit is ignored
+    for (const auto& bad : kLowOrder)
+        if (memcmp(k, bad, 32) == 0) return true;
+    return false;
+}
+
+HelloVerdict check_hello(const ClientHelloInfo& h, const HelloPolicy& p) {
+    // Which versions the client offers (RFC 8446 §4.2.1: supported_versions wins over
+    // legacy_version; without it, legacy_version >= 0x0303 means TLS 1.2).
+    bool c12 = false, c13 = false;
+    if (h.has_versions) {
+        c12 = std::find(h.versions.begin(), h.versions.end(), 0x0303) != h.versions.end();
+        c13 = std::find(h.versions.begin(), h.versions.end(), 0x0304) != h.versions.end();
+    } else {
+        c12 = h.legacy_version >= 0x0303;
+    }
+    const bool v12 = c12 && p.tls12;
+    const bool v13 = c13 && p.tls13;
+    if (!v12 && !v13) return {Violation::NoCommonVersion, 0};
+    const bool s13 = v13 && any_common(h.suites, p.suites13);
+    const bool s12 = v12 && any_common(h.suites, p.suites12);
+    if (!s13 && !s12) return {Violation::NoCommonSuite, 0};
+    if (s13) {
+        // RFC 8446 §9.2: what a TLS 1.3 ClientHello must carry.
+        if (!h.has_psk && (!h.has_sigalgs || !h.has_groups))
+            return {Violation::MissingExtension, 0};
+        if (h.has_groups != h.has_key_share) return {Violation::MissingExtension, 0};
+        if (h.has_psk && !h.has_psk_modes) return {Violation::MissingExtension, 0};
+        if (h.compression.size() != 1 || h.compression[0] != 0)
+            return {Violation::BadCompression, 0};
+        if (h.has_groups && !any_common(h.groups, kGroups)) return {Violation::NoCommonGroup, 0};
+        for (const KeyShare& ks : h.key_shares) {
+            const bool bad = ks.group == kX25519
+                                 ? ks.key.size() != 32 || x25519_low_order(ks.key)
+                             : ks.group == kP256 ? ks.key.size() != 65 || ks.key[0] != 4
+                             : ks.group == kP384 ? ks.key.size() != 97 || ks.key[0] != 4
+                                                 : false;
+            if (bad) return {Violation::BadKeyShare, 0};
+        }
+    } else {
+        if (std::find(h.compression.begin(), h.compression.end(), 0) == h.compression.end())
+            return {Violation::NoCommonSuite, 0};
+        // wolfSSL 5.5.4 (TLS 1.2) would fall back to a curve we do not allow.
+        if (h.has_groups && !h.groups.empty() && !any_common(h.groups, kGroups))
+            return {Violation::NoCommonGroup, 0};
+    }
+    if (h.has_alpn && !p.alpn.empty() &&
+        std::find(h.alpn.begin(), h.alpn.end(), p.alpn) == h.alpn.end())
+        return {Violation::NoApplicationProtocol, 0};
+    return {std::nullopt, static_cast<uint16_t>(s13 ? 0x0304 : 0x0303)};
+}
+
+std::string reframe(std::string_view message) {
+    std::string out;
+    out.reserve(message.size() + 5 * (message.size() / kMaxFragment + 1));
+    for (size_t i = 0; i < message.size(); i += kMaxFragment) {
+        const size_t n = std::min(kMaxFragment, message.size() - i);
+        const char hdr[5] = {static_cast<char>(kTypeHandshake), 3, 1, static_cast<char>(n >> 8),
+                             static_cast<char>(n & 0xff)};
+        out.append(hdr, 5);
+        out.append(message.substr(i, n));
+    }
+    return out;
 }
 
 }  // namespace sluice::tls

@@ -517,6 +517,11 @@ std::expected<std::unique_ptr<Context>, std::string> Context::create(const TlsOp
         };
         add(impl->tls13_suites);
         add(e.ecdsa ? impl->tls12_ecdsa_suites : impl->tls12_rsa_suites);
+        for (uint16_t id : e.ecdsa ? impl->tls12_ecdsa_suites : impl->tls12_rsa_suites) {
+            if (std::find(impl->tls12_usable.begin(), impl->tls12_usable.end(), id) ==
+                impl->tls12_usable.end())
+                impl->tls12_usable.push_back(id);
+        }
         if (list.empty())
             return std::unexpected("--ciphers: no suite usable with the " + e.key_desc +
                                    " key of " + cert_flag);

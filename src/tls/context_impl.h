@@ -37,6 +37,7 @@ struct Context::Impl {
     std::vector<CertEntry> entries;
     bool tls12 = true, tls13 = true;
     std::vector<uint16_t> tls12_ecdsa_suites, tls12_rsa_suites, tls13_suites;
+    std::vector<uint16_t> tls12_usable;  // TLS 1.2 suites some loaded certificate can serve
     std::string suite_names;  // for describe()
     std::unique_ptr<TicketKeys> tickets;
     int dev_id = -2;          // INVALID_DEVID when accel is off or unavailable

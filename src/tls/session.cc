@@ -32,15 +32,6 @@ constexpr size_t kCompactAt = 16 * 1024;
 
 constexpr char kHandshakeFailure[] = {21, 3, 3, 0, 2, 2, 40};  // fatal handshake_failure
 
-bool is_allowed_group(uint16_t g) { return g == 29 || g == 23 || g == 24; }
-
-// TLS 1.2 with a supported_groups list naming none of ours: refuse before wolfSSL picks one.
-bool groups_acceptable(const ClientHelloInfo& h) {
-    bool v13 = std::find(h.versions.begin(), h.versions.end(), 0x0304) != h.versions.end();
-    if (v13 || h.groups.empty()) return true;  // TLS 1.3 groups are enforced by wolfSSL
-    return std::any_of(h.groups.begin(), h.groups.end(), is_allowed_group);
-}
-
 // Last line of defence for TLS 1.2, whose curve choice wolfSSL 5.5.4 does not restrict.
 bool curve_allowed(WOLFSSL* ssl) {
     const char* c = wolfSSL_get_curve_name(ssl);
@@ -147,6 +138,27 @@ Session::~Session() {
 }
 
 void Session::feed(std::string_view ciphertext) {
+    if (state_ == State::Hello && hello_.status() == HelloReader::Status::NeedMore) {
+        // Until the hello is whole only the reader keeps anything: the reassembled message,
+        // never the client's records (a hello in 1-byte records would be six times larger).
+        const size_t before = hello_fed_;
+        if (hello_.feed(ciphertext) == HelloReader::Status::Ok) {
+            in_ = reframe(hello_.message());
+            hello_framed_ = in_.size();
+            in_.append(ciphertext.substr(hello_.rest_offset() - before));
+            in_pos_ = 0;
+        }
+        hello_fed_ += ciphertext.size();
+        return;
+    }
+    if (state_ == State::Hello) {
+        if (hello_.status() == HelloReader::Status::Ok) in_.append(ciphertext);
+        return;  // after a refusal nothing more is read
+    }
+    if (state_ == State::Handshake && tls12_) {
+        scan_tls12_input(ciphertext);
+        if (state_ == State::Failed) return;
+    }
     if (in_pos_ >= kCompactAt && in_pos_ * 2 >= in_.size()) {
         in_.erase(0, in_pos_);
         in_pos_ = 0;
@@ -183,6 +195,94 @@ void Session::fail_with(std::string why) {
     error_ = std::move(why);
 }
 
+Session::Step Session::fail_alert(Violation v, std::string_view why) {
+    const AlertRule& r = rule_for(v);
+    // Before wolfSSL has written anything the client reads records in plaintext.
+    const char rec[] = {21, 3, 3, 0, 2, static_cast<char>(alert::kLevelFatal),
+                        static_cast<char>(r.description)};
+    out_.append(rec, sizeof rec);
+    violation_ = v;
+    fail_with(std::string("handshake failed: ") + std::string(why) + " (" +
+              std::string(r.name) + ", " + std::string(r.rfc) + ")");
+    return Step::Failed;
+}
+
+// TLS 1.2 before the client's Finished (RFC 5246 §7.4): application data is only legal after
+// the client's ChangeCipherSpec and the encrypted Finished behind it. wolfSSL would try to
+// decrypt a plaintext one and answer bad_record_mac; the RFC's answer is unexpected_message.
+void Session::scan_tls12_input(std::string_view in) {
+    size_t i = 0;
+    while (i < in.size() && !scan_done_) {
+        if (scan_hdr_n_ < 5) {
+            scan_hdr_[scan_hdr_n_++] = static_cast<uint8_t>(in[i++]);
+            if (scan_hdr_n_ < 5) continue;
+            scan_left_ = (size_t{scan_hdr_[3]} << 8) | scan_hdr_[4];
+            const uint8_t type = scan_hdr_[0];
+            if (type == 23) {
+                fail_alert(Violation::UnexpectedRecordType,
+                           "application data before the client's Finished");
+                return;
+            }
+            if (type == 20) scan_ccs_ = true;
+            if (type == 22 && scan_ccs_) scan_done_ = true;  // the Finished: wolfSSL's now
+            if (scan_left_ == 0) scan_hdr_n_ = 0;
+            continue;
+        }
+        const size_t take = std::min(scan_left_, in.size() - i);
+        i += take;
+        scan_left_ -= take;
+        if (scan_left_ == 0) scan_hdr_n_ = 0;
+    }
+}
+
+Session::Step Session::on_eof() {
+    if (state_ == State::Hello && hello_.status() == HelloReader::Status::NeedMore) {
+        if (hello_.eof() == HelloReader::Status::Fatal)
+            return fail_alert(hello_.violation(), "the client closed in the middle of its hello");
+        fail_with("the client closed before its hello");
+        return Step::Failed;
+    }
+    if (state_ == State::Hello || state_ == State::Handshake) {
+        fail_with("the client closed during the handshake");
+        state_ = State::Failed;
+    }
+    return state_ == State::Done ? Step::Done : Step::Failed;
+}
+
+// RFC 8446 Appendix D.4: a client in middlebox compatibility mode (non-empty session id)
+// expects a change_cipher_spec right after the server's first handshake message. Debian's
+// wolfSSL is built without WOLFSSL_TLS13_MIDDLEBOX_COMPAT, so it goes in here: after the first
+// record wolfSSL writes, if that is a TLS 1.3 ServerHello or HelloRetryRequest (both carry
+// supported_versions = 0x0304). In TLS 1.3 that record holds nothing else: what follows it is
+// encrypted.
+void Session::insert_compat_ccs(size_t first) {
+    compat_ccs_ = false;  // one chance: the first record
+    std::string_view rec = std::string_view(out_).substr(first);
+    if (rec.size() < 9 || rec[0] != 22) return;
+    const size_t len = (size_t{static_cast<uint8_t>(rec[3])} << 8) | static_cast<uint8_t>(rec[4]);
+    if (rec.size() < 5 + len || rec[5] != 2) return;  // ServerHello / HelloRetryRequest
+    const auto* p = reinterpret_cast<const uint8_t*>(rec.data()) + 9;
+    size_t n = len - 4;
+    // legacy_version(2) random(32) session_id<1> suite(2) compression(1) extensions<2>
+    if (n < 35) return;
+    size_t i = 34;
+    i += 1 + p[34];
+    i += 3;
+    if (i + 2 > n) return;
+    size_t ext_end = i + 2 + ((size_t{p[i]} << 8) | p[i + 1]);
+    i += 2;
+    bool v13 = false;
+    while (i + 4 <= n && i + 4 <= ext_end) {
+        const unsigned type = (unsigned{p[i]} << 8) | p[i + 1];
+        const size_t elen = (size_t{p[i + 2]} << 8) | p[i + 3];
+        if (type == 43 && elen == 2 && i + 6 <= n && p[i + 4] == 3 && p[i + 5] == 4) v13 = true;
+        i += 4 + elen;
+    }
+    if (!v13) return;
+    static const char kCcs[] = {20, 3, 3, 0, 1, 1};
+    out_.insert(first + 5 + len, kCcs, sizeof kCcs);
+}
+
 bool Session::start(const void* hello_info) {
     const auto* hello = static_cast<const ClientHelloInfo*>(hello_info);
     const CertEntry& e = ctx_.impl().select(hello);
@@ -212,27 +312,35 @@ bool Session::start(const void* hello_info) {
 
 Session::Step Session::advance() {
     if (state_ == State::Hello) {
-        ClientHelloInfo info;
-        size_t need = 0;
-        std::string_view avail = std::string_view(in_).substr(in_pos_);
-        switch (parse_client_hello(avail, info, need)) {
-        case HelloStatus::NeedMore:
-            hint_ = need > avail.size() ? need - avail.size() : 0;
+        switch (hello_.status()) {
+        case HelloReader::Status::NeedMore:
+            hint_ = hello_.need();
             return Step::WantRead;
-        case HelloStatus::Ok:
-            hello_ok_ = true;
-            if (!groups_acceptable(info)) {
-                // wolfSSL 5.5.4 (TLS 1.2) would fall back to a curve we do not allow.
-                out_.append(kHandshakeFailure, sizeof kHandshakeFailure);
-                fail_with("handshake failed: no allowed group (X25519, P-256, P-384) offered");
-                return Step::Failed;
-            }
-            if (!start(&info)) return Step::Failed;
-            break;
-        case HelloStatus::NotHello:  // let wolfSSL reject it with the proper alert
-            if (!start(nullptr)) return Step::Failed;
+        case HelloReader::Status::PeerAlert:
+            fail_with("the client sent an alert instead of a hello");
+            return Step::Failed;
+        case HelloReader::Status::Fatal:
+            return fail_alert(hello_.violation(), "refused before wolfSSL");
+        case HelloReader::Status::Ok:
             break;
         }
+        const ClientHelloInfo& info = hello_.info();
+        const Context::Impl& impl = ctx_.impl();
+        HelloPolicy policy;
+        policy.tls12 = impl.tls12;
+        policy.tls13 = impl.tls13;
+        policy.suites12 = impl.tls12_usable;
+        policy.suites13 = impl.tls13_suites;
+        const HelloVerdict verdict = check_hello(info, policy);
+        if (verdict.violation) return fail_alert(*verdict.violation, "ClientHello refused");
+        hello_ok_ = true;
+        compat_ccs_ = verdict.version == 0x0304 && info.session_id_len > 0;
+        tls12_ = verdict.version == 0x0303;
+        if (!start(&info)) return Step::Failed;
+        // What followed the hello in the same reads is checked like later input.
+        if (tls12_) scan_tls12_input(std::string_view(in_).substr(hello_framed_));
+        if (state_ == State::Failed) return Step::Failed;
+        hello_ = HelloReader();  // the hello lives on only in `in_`, reframed
     }
     if (state_ == State::Handshake) {
         int ret;
@@ -242,7 +350,10 @@ Session::Step Session::advance() {
             // TLS 1.3 X25519 key shares to the context's crypto device too (accel.h).
             DeviceRoute route(wolfSSL_CTX_GetDevId(nullptr, ssl_.get()));
 #endif
+            const bool first_output = !wrote_any_;
+            const size_t out_before = out_.size();
             ret = wolfSSL_accept(ssl_.get());
+            if (compat_ccs_ && first_output && wrote_any_) insert_compat_ccs(out_before);
         }
         if (ret == WOLFSSL_SUCCESS && !curve_allowed(ssl_.get())) {
             fail_with(std::string("handshake failed: disallowed key exchange group ") +

@@ -7,8 +7,12 @@
 //    pull bytes beyond a record), Done once the handshake completed and all output was taken
 //    (TLS 1.3: the NewSessionTicket is part of that output), Failed on any error: output() then
 //    holds the alert to send before closing, last_error() the reason.
-//  - The ClientHello is read before wolfSSL sees it, to pick the certificate (SNI, key type);
-//    nothing is consumed by that peek.
+//  - The ClientHello is read by tls::HelloReader before wolfSSL sees it: to pick the
+//    certificate (SNI, key type) and to refuse what the RFCs say to refuse with the alert they
+//    name (tls/alerts.h); wolfSSL then gets the hello as one re-framed record.
+//  - TLS 1.3 middlebox compatibility (RFC 8446 D.4): a change_cipher_spec follows the first
+//    ServerHello/HelloRetryRequest when the client's session id is non-empty.
+//  - on_eof(): the peer closed; a partial hello is answered with decode_error.
 //  - After Done: export_keys() (key, IV, next sequence, TLS 1.3 traffic secret per direction;
 //    tx = server write, rx = client write), take_leftover() (bytes received beyond the
 //    handshake, e.g. a pipelined request, possibly partial records: they are the first bytes of
@@ -30,6 +34,8 @@
 #include <string_view>
 
 #include "base/result.h"
+#include "tls/alerts.h"
+#include "tls/client_hello.h"
 #include "tls/context.h"
 #include "tls/keys.h"
 
@@ -48,6 +54,7 @@ public:
 
     void feed(std::string_view ciphertext);  // bytes received from the socket
     Step advance();
+    Step on_eof();  // the peer closed its side: Failed (output() may hold an alert)
 
     std::string_view output() const;  // bytes the caller must send
     void consume_output(size_t n);
@@ -64,6 +71,8 @@ public:
     bool resumed() const;
     bool max_fragment_negotiated() const;    // true: skip kTLS (records must stay smaller)
     std::string last_error() const;
+    // Set when sluice itself refused the handshake (before or around wolfSSL).
+    std::optional<Violation> violation() const { return violation_; }
 
     // Internal (used by the wolfSSL callbacks in session.cc).
     struct Io;
@@ -75,6 +84,9 @@ private:
     };
     bool start(const void* hello_info);
     void fail_with(std::string why);
+    Step fail_alert(Violation v, std::string_view why);
+    void insert_compat_ccs(size_t first);
+    void scan_tls12_input(std::string_view in);
 
     Context& ctx_;
     std::unique_ptr<WOLFSSL, SslDeleter> ssl_;
@@ -86,6 +98,17 @@ private:
     enum class State { Hello, Handshake, Done, Failed } state_ = State::Hello;
     bool hello_ok_ = false;   // a well-formed ClientHello was seen
     bool wrote_any_ = false;  // wolfSSL produced output at least once
+    bool compat_ccs_ = false; // a change_cipher_spec is owed after the first ServerHello
+    HelloReader hello_;
+    bool tls12_ = false;      // the hello will negotiate TLS 1.2
+    uint8_t scan_hdr_[5] = {};
+    size_t scan_hdr_n_ = 0;
+    size_t scan_left_ = 0;
+    bool scan_ccs_ = false;   // TLS 1.2: the client's ChangeCipherSpec was seen
+    bool scan_done_ = false;  // … and the record after it (Finished): no more scanning
+    size_t hello_fed_ = 0;
+    size_t hello_framed_ = 0;  // bytes of `in_` that are the re-framed hello
+    std::optional<Violation> violation_;
     std::string sni_;
     std::string error_;
     uint8_t client_secret_[48] = {};

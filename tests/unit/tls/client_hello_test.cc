@@ -1,4 +1,5 @@
-// Unit tests for the ClientHello peek used for certificate selection.
+// Unit tests for the ClientHello reader (record rules, reassembly, limits) and check_hello
+// (the negotiation refusals sluice answers itself).
 #include "tls/client_hello.h"
 
 #include <gtest/gtest.h>
@@ -6,75 +7,295 @@
 #include <string>
 
 using namespace sluice::tls;
+using Status = HelloReader::Status;
 
 namespace {
 
 std::string u16(unsigned v) { return {char(v >> 8), char(v & 0xff)}; }
 std::string u24(unsigned v) { return {char(v >> 16), char((v >> 8) & 0xff), char(v & 0xff)}; }
-
-std::string hello_body(const std::string& sni) {
-    std::string b = u16(0x0303) + std::string(32, 'r') + std::string(1, '\0');
-    b += u16(4) + u16(0x1301) + u16(0xC02B);
-    b += std::string("\x01\x00", 2);
-    std::string ext;
-    std::string list = std::string(1, '\0') + u16(unsigned(sni.size())) + sni;
-    ext += u16(0) + u16(unsigned(list.size() + 2)) + u16(unsigned(list.size())) + list;
-    ext += u16(13) + u16(6) + u16(4) + u16(0x0403) + u16(0x0804);
-    ext += u16(43) + u16(5) + std::string(1, '\x04') + u16(0x0304) + u16(0x0303);
-    b += u16(unsigned(ext.size())) + ext;
-    return b;
+std::string ext(unsigned type, const std::string& body) {
+    return u16(type) + u16(unsigned(body.size())) + body;
 }
 
-std::string records(const std::string& hs, size_t frag) {
+struct Hello {
+    std::string sni = "a.test";
+    std::string session_id = std::string(32, 's');
+    std::vector<unsigned> suites = {0x1301, 0xC02B};
+    std::string compression = std::string(1, '\0');
+    bool versions = true;
+    std::vector<unsigned> version_list = {0x0304, 0x0303};
+    bool groups = true, key_share = true, sigalgs = true;
+    std::string x25519 = std::string(31, '\x09') + "\x01";
+    std::string alpn;  // empty: no ALPN extension
+    size_t padding = 0;
+
+    std::string body() const {
+        std::string b = u16(0x0303) + std::string(32, 'r');
+        b += char(session_id.size()) + session_id;
+        std::string s;
+        for (unsigned v : suites) s += u16(v);
+        b += u16(unsigned(s.size())) + s;
+        b += char(compression.size()) + compression;
+        std::string e;
+        std::string list = std::string(1, '\0') + u16(unsigned(sni.size())) + sni;
+        e += ext(0, u16(unsigned(list.size())) + list);
+        if (sigalgs) e += ext(13, u16(4) + u16(0x0403) + u16(0x0804));
+        if (groups) e += ext(10, u16(4) + u16(29) + u16(23));
+        if (versions) {
+            std::string v;
+            for (unsigned x : version_list) v += u16(x);
+            e += ext(43, char(v.size()) + v);
+        }
+        if (key_share) {
+            std::string ks = u16(29) + u16(unsigned(x25519.size())) + x25519;
+            e += ext(51, u16(unsigned(ks.size())) + ks);
+        }
+        if (!alpn.empty()) e += ext(16, u16(unsigned(alpn.size() + 1)) + char(alpn.size()) + alpn);
+        // Extension bodies are at most 64 KiB: large paddings use several unknown types.
+        for (size_t left = padding, type = 0xfe00; left > 0; ++type) {
+            const size_t n = std::min<size_t>(left, 60000);
+            e += ext(unsigned(type), std::string(n, '\0'));
+            left -= n;
+        }
+        b += u16(unsigned(e.size())) + e;
+        return b;
+    }
+    std::string message() const {
+        std::string b = body();
+        return std::string(1, '\x01') + u24(unsigned(b.size())) + b;
+    }
+};
+
+std::string records(const std::string& hs, size_t frag, char type = '\x16') {
     std::string out;
     for (size_t i = 0; i < hs.size(); i += frag) {
         std::string f = hs.substr(i, frag);
-        out += std::string("\x16\x03\x01", 3) + u16(unsigned(f.size())) + f;
+        out += std::string(1, type) + std::string("\x03\x01", 2) + u16(unsigned(f.size())) + f;
     }
     return out;
 }
 
+HelloReader read_all(const std::string& in, size_t step = 0) {
+    HelloReader r;
+    if (step == 0) {
+        r.feed(in);
+    } else {
+        for (size_t i = 0; i < in.size() && r.status() == Status::NeedMore; i += step)
+            r.feed(std::string_view(in).substr(i, step));
+    }
+    return r;
+}
+
+const uint16_t kSuites12[] = {0xC02B, 0xC02F};
+const uint16_t kSuites13[] = {0x1301, 0x1302, 0x1303};
+
+HelloVerdict verdict(const Hello& h, bool tls12 = true, bool tls13 = true) {
+    HelloReader r = read_all(records(h.message(), 16384));
+    EXPECT_EQ(r.status(), Status::Ok);
+    HelloPolicy p;
+    p.tls12 = tls12;
+    p.tls13 = tls13;
+    p.suites12 = kSuites12;
+    p.suites13 = kSuites13;
+    return check_hello(r.info(), p);
+}
+
 }  // namespace
 
-TEST(ClientHello, ParsesSniSigalgsVersions) {
-    std::string body = hello_body("WWW.Example.COM");
-    std::string hs = std::string(1, '\x01') + u24(unsigned(body.size())) + body;
-    std::string in = records(hs, 16384);
-    ClientHelloInfo info;
-    size_t need = 0;
-    ASSERT_EQ(parse_client_hello(in, info, need), HelloStatus::Ok);
-    EXPECT_EQ(info.sni, "www.example.com");
-    EXPECT_EQ(info.sigalgs, (std::vector<uint16_t>{0x0403, 0x0804}));
-    EXPECT_EQ(info.versions, (std::vector<uint16_t>{0x0304, 0x0303}));
-    EXPECT_EQ(info.suites, (std::vector<uint16_t>{0x1301, 0xC02B}));
+TEST(HelloReader, ParsesSniSigalgsVersions) {
+    Hello h;
+    h.sni = "WWW.Example.COM";
+    HelloReader r = read_all(records(h.message(), 16384));
+    ASSERT_EQ(r.status(), Status::Ok);
+    EXPECT_EQ(r.info().sni, "www.example.com");
+    EXPECT_EQ(r.info().sigalgs, (std::vector<uint16_t>{0x0403, 0x0804}));
+    EXPECT_EQ(r.info().versions, (std::vector<uint16_t>{0x0304, 0x0303}));
+    EXPECT_EQ(r.info().suites, (std::vector<uint16_t>{0x1301, 0xC02B}));
+    EXPECT_EQ(r.info().session_id_len, 32);
+    ASSERT_EQ(r.info().key_shares.size(), 1u);
+    EXPECT_EQ(r.info().key_shares[0].group, 29);
+    EXPECT_EQ(r.message(), h.message());
 }
 
-TEST(ClientHello, FragmentedAndIncremental) {
-    std::string body = hello_body("a.test");
-    std::string hs = std::string(1, '\x01') + u24(unsigned(body.size())) + body;
-    std::string in = records(hs, 7);
-    ClientHelloInfo info;
-    for (size_t n = 0; n < in.size(); ++n) {
-        size_t need = 0;
-        ASSERT_EQ(parse_client_hello(std::string_view(in).substr(0, n), info, need),
-                  HelloStatus::NeedMore)
-            << n;
-        EXPECT_GT(need, n);
-        EXPECT_LE(need, in.size());
+// Any fragmentation, fed in any chunks: the same message, and the offset of what follows.
+TEST(HelloReader, FragmentedIncrementalAndRest) {
+    Hello h;
+    const std::string msg = h.message();
+    for (size_t frag : {size_t(1), size_t(2), size_t(3), size_t(4), size_t(5), size_t(7),
+                        size_t(100), msg.size() - 1, msg.size()}) {
+        for (size_t step : {size_t(1), size_t(3), size_t(4096)}) {
+            const std::string in = records(msg, frag) + "NEXT";
+            HelloReader r = read_all(in, step);
+            ASSERT_EQ(r.status(), Status::Ok) << frag << "/" << step;
+            EXPECT_EQ(r.message(), msg);
+            EXPECT_EQ(in.substr(r.rest_offset()), "NEXT") << frag << "/" << step;
+            EXPECT_EQ(r.info().sni, "a.test");
+        }
     }
-    size_t need = 0;
-    ASSERT_EQ(parse_client_hello(in, info, need), HelloStatus::Ok);
-    EXPECT_EQ(info.sni, "a.test");
 }
 
-TEST(ClientHello, RejectsNonTls) {
-    ClientHelloInfo info;
-    size_t need = 0;
-    EXPECT_EQ(parse_client_hello("GET / HTTP/1.1\r\n", info, need), HelloStatus::NotHello);
-    EXPECT_EQ(parse_client_hello(std::string("\x16\x03\x01\x00\x04\x02\x00\x00\x00", 9), info,
-                                 need),
-              HelloStatus::NotHello);  // ServerHello type
-    // Truncated body inside a complete handshake message.
-    std::string hs = std::string("\x01", 1) + u24(3) + "abc";
-    EXPECT_EQ(parse_client_hello(records(hs, 100), info, need), HelloStatus::NotHello);
+TEST(HelloReader, NeedIsPositiveUntilDone) {
+    Hello h;
+    const std::string in = records(h.message(), 7);
+    HelloReader r;
+    for (size_t i = 0; i + 1 < in.size(); ++i) {
+        r.feed(std::string_view(in).substr(i, 1));
+        ASSERT_EQ(r.status(), Status::NeedMore) << i;
+        EXPECT_GE(r.need(), 1u);
+        EXPECT_LE(r.need(), in.size() - i - 1);
+    }
+    r.feed(std::string_view(in).substr(in.size() - 1));
+    EXPECT_EQ(r.status(), Status::Ok);
+}
+
+TEST(HelloReader, RecordRules) {
+    auto v = [](const std::string& in) {
+        HelloReader r = read_all(in);
+        EXPECT_EQ(r.status(), Status::Fatal) << in.size();
+        return r.violation();
+    };
+    EXPECT_EQ(v("GET / HTTP/1.1\r\n"), Violation::UnexpectedRecordType);
+    EXPECT_EQ(v(std::string("\x80\x2e\x01\x03\x01", 5)), Violation::UnexpectedRecordType);
+    EXPECT_EQ(v(std::string("\x14\x03\x03\x00\x01\x01", 6)), Violation::UnexpectedRecordType);
+    EXPECT_EQ(v(std::string("\x17\x03\x03\x00\x00", 5)), Violation::UnexpectedRecordType);
+    EXPECT_EQ(v(std::string("\x16\x02\x00\x00\x05", 5)), Violation::BadRecordVersion);
+    EXPECT_EQ(v(std::string("\x16\x03\x01\x00\x00", 5)), Violation::ZeroLengthFragment);
+    EXPECT_EQ(v(std::string("\x16\x03\x01\x40\x01", 5)), Violation::RecordTooLong);
+    EXPECT_EQ(v(std::string("\x16\x03\x01\x00\x04\x02\x00\x00\x00", 9)),
+              Violation::NotClientHello);
+    EXPECT_EQ(v(std::string("\x16\x03\x01\x00\x04\x01\x00\x00\x00", 9)),
+              Violation::MalformedHello);
+    // A hello that does not parse inside a complete message.
+    EXPECT_EQ(v(records(std::string("\x01", 1) + u24(3) + "abc", 100)), Violation::MalformedHello);
+    // Bytes after the hello in its record.
+    Hello h;
+    EXPECT_EQ(v(records(h.message() + std::string("\x01\x00\x00\x00", 4), 16384)),
+              Violation::TrailingHandshakeData);
+    // Session id over 32 bytes; no compression methods.
+    Hello big_sid;
+    big_sid.session_id = std::string(33, 's');
+    EXPECT_EQ(v(records(big_sid.message(), 16384)), Violation::MalformedHello);
+    Hello no_comp;
+    no_comp.compression.clear();
+    EXPECT_EQ(v(records(no_comp.message(), 16384)), Violation::MalformedHello);
+}
+
+TEST(HelloReader, AlertBeforeHelloIsThePeerGivingUp) {
+    HelloReader r = read_all(std::string("\x15\x03\x03\x00\x02\x02\x28", 7));
+    EXPECT_EQ(r.status(), Status::PeerAlert);
+}
+
+TEST(HelloReader, SizeLimitDecidedFromTheHeader) {
+    // 60 KiB of padding fits (extensions<0..2^16-1> bounds a hello near 64 KiB plus its
+    // suites); over kMaxClientHello is refused when the 4-byte header is in.
+    Hello h;
+    h.padding = 60 * 1024;
+    HelloReader ok = read_all(records(h.message(), 16384));
+    EXPECT_EQ(ok.status(), Status::Ok);
+    HelloReader r;
+    r.feed(std::string("\x16\x03\x01\x00\x04\x01", 6) + u24(kMaxClientHello + 1));
+    EXPECT_EQ(r.status(), Status::Fatal);
+    EXPECT_EQ(r.violation(), Violation::HelloTooLarge);
+    HelloReader huge;
+    huge.feed(std::string("\x16\x03\x01\x40\x00\x01\xff\xff\xff", 9));
+    EXPECT_EQ(huge.violation(), Violation::HelloTooLarge);
+}
+
+TEST(HelloReader, EofInTheMiddleIsTruncated) {
+    Hello h;
+    const std::string in = records(h.message(), 16384);
+    HelloReader r;
+    r.feed(std::string_view(in).substr(0, 20));
+    EXPECT_EQ(r.eof(), Status::Fatal);
+    EXPECT_EQ(r.violation(), Violation::TruncatedHello);
+    HelloReader empty;
+    EXPECT_EQ(empty.eof(), Status::NeedMore);  // nothing sent: a plain close
+}
+
+TEST(HelloReader, OneByteRecordsAreLinear) {
+    // 60 KiB of hello in 1-byte records (360 KiB on the wire), fed byte by byte.
+    Hello h;
+    h.padding = 60 * 1024;
+    const std::string in = records(h.message(), 1);
+    HelloReader r;
+    for (char c : in) r.feed(std::string_view(&c, 1));
+    EXPECT_EQ(r.status(), Status::Ok);
+}
+
+TEST(CheckHello, Versions) {
+    Hello h;
+    EXPECT_EQ(verdict(h).version, 0x0304);
+    EXPECT_EQ(verdict(h, true, false).version, 0x0303);
+    Hello only13;
+    only13.version_list = {0x0304};
+    EXPECT_EQ(verdict(only13, true, false).violation, Violation::NoCommonVersion);
+    Hello old;
+    old.version_list = {0x0302, 0x0301};
+    EXPECT_EQ(verdict(old).violation, Violation::NoCommonVersion);
+}
+
+TEST(CheckHello, SuitesAndGroups) {
+    Hello h;
+    h.version_list = {0x0304};
+    h.suites = {0xC02B, 0xC030};  // TLS 1.3 offered with TLS 1.2 suites only
+    EXPECT_EQ(verdict(h).violation, Violation::NoCommonSuite);
+    Hello none;
+    none.suites = {0x002F};
+    EXPECT_EQ(verdict(none).violation, Violation::NoCommonSuite);
+}
+
+TEST(CheckHello, Tls13RequiredExtensions) {
+    for (int which = 0; which < 3; ++which) {
+        Hello h;
+        if (which == 0) h.sigalgs = false;
+        if (which == 1) h.groups = false;
+        if (which == 2) h.key_share = false;
+        EXPECT_EQ(verdict(h).violation, Violation::MissingExtension) << which;
+    }
+    Hello comp;
+    comp.compression = std::string("\x01\x00", 2);
+    EXPECT_EQ(verdict(comp).violation, Violation::BadCompression);
+}
+
+TEST(CheckHello, KeyShares) {
+    Hello zero;
+    zero.x25519 = std::string(32, '\0');
+    EXPECT_EQ(verdict(zero).violation, Violation::BadKeyShare);
+    Hello one_top;  // 1 with bit 255 set: still low order
+    one_top.x25519 = std::string(1, '\x01') + std::string(30, '\0') + "\x80";
+    EXPECT_EQ(verdict(one_top).violation, Violation::BadKeyShare);
+    Hello short_key;
+    short_key.x25519 = std::string(31, '\x09');
+    EXPECT_EQ(verdict(short_key).violation, Violation::BadKeyShare);
+    Hello good;
+    EXPECT_FALSE(verdict(good).violation.has_value());
+}
+
+TEST(CheckHello, Alpn) {
+    Hello h2only;
+    h2only.alpn = "h2";
+    EXPECT_EQ(verdict(h2only).violation, Violation::NoApplicationProtocol);
+    Hello h11;
+    h11.alpn = "http/1.1";
+    EXPECT_FALSE(verdict(h11).violation.has_value());
+}
+
+TEST(X25519, LowOrderList) {
+    EXPECT_TRUE(x25519_low_order(std::string(32, '\0')));
+    std::string p(32, '\xff');
+    p[0] = '\xed';
+    p[31] = '\x7f';
+    EXPECT_TRUE(x25519_low_order(p));
+    p[0] = '\xeb';  // p - 2: an ordinary point
+    EXPECT_FALSE(x25519_low_order(p));
+    EXPECT_FALSE(x25519_low_order(std::string(31, '\0')));  // wrong length: not this check
+}
+
+TEST(Reframe, SplitsAt16K) {
+    const std::string msg(40000, 'x');
+    const std::string out = reframe(msg);
+    ASSERT_EQ(out.size(), msg.size() + 15);
+    EXPECT_EQ(out.substr(0, 5), std::string("\x16\x03\x01\x40\x00", 5));
+    HelloReader r;  // not a hello, but the framing reads back
+    EXPECT_EQ(out.substr(5 + 16384, 5), std::string("\x16\x03\x01\x40\x00", 5));
 }

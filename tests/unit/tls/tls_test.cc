@@ -461,11 +461,12 @@ TEST(Session, PlainHttpFailsCleanly) {
     o.self_signed = true;
     auto ctx = make_ctx(o);
     Session s(*ctx);
-    s.feed("GE");
-    EXPECT_EQ(s.advance(), Session::Step::WantRead);
-    s.feed("T / HTTP/1.1\r\nHost: x\r\n\r\n");
+    // The first byte is no TLS record type: refused at once, with unexpected_message.
+    s.feed("G");
     EXPECT_EQ(s.advance(), Session::Step::Failed);
+    EXPECT_EQ(s.output(), std::string_view("\x15\x03\x03\x00\x02\x02\x0a", 7));
     EXPECT_FALSE(s.last_error().empty());
+    s.feed("ET / HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_EQ(s.advance(), Session::Step::Failed);
     EXPECT_FALSE(s.export_keys().has_value());
 }
