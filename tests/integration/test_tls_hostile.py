@@ -152,11 +152,15 @@ class Env:
                         % (o.t * 1000, self.within * 1000))
 
     def fatal(self, c, desc, what, app_ok=False):
-        """The alert `desc` (fatal), nothing after it, the close within `within`."""
+        """The alert `desc` (fatal; '*': any fatal alert the contract does not name), nothing
+        after it, the close within `within`."""
         o = c.read_until_close(self.wait)
         errs = []
-        want = (2, ALERT[desc])
-        if o.alerts != [want]:
+        if desc == '*':
+            ok = len(o.alerts) == 1 and o.alerts[0][0] == 2
+        else:
+            ok = o.alerts == [(2, ALERT[desc])]
+        if not ok:
             errs.append('alerts %s, want [fatal %s]' % (fmt_alerts(o.alerts), desc))
         elif o.events[-1][0] != 'alert':
             errs.append('records after the alert')
@@ -228,6 +232,21 @@ class Env:
                 time.sleep(0.02)
         self.stop_server(p)
         raise Failure('could not start %s' % ' '.join(cmd))
+
+    @staticmethod
+    def counters(p):
+        """The server's SIGUSR1 counters (sluice_* name -> int)."""
+        with open(p.logfile, 'rb') as f:
+            n = len(f.read())
+        p.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            with open(p.logfile, 'rb') as f:
+                text = f.read()[n:].decode(errors='replace')
+            if 'sluice_tls_keyupdate' in text:
+                break
+            time.sleep(0.05)
+        return {k: int(v) for k, v in re.findall(r'(?m)^(sluice_\w+)\s+(\d+)$', text)}
 
     @staticmethod
     def stop_server(p):
@@ -887,6 +906,10 @@ def post_cases(profile):
                 lambda c: record(CT_ALERT, b'\x02\x28') + TAIL, other_outer))
     out.append(('fatal_alert', 'fatal handshake_failure alert',
                 lambda c: c.send_alert(2, 40, send=False), None))
+    out.append(('handshake_message_over_64k', 'a handshake message claiming 64 KiB + 1 bytes '
+                '(16 KiB of it sent)', lambda c: c.seal(CT_HANDSHAKE, hs_msg(
+                    T.KEY_UPDATE if is13 else T.CLIENT_HELLO, bytes(16380), length=65537)),
+                '*'))
     out.append(('other_handshake_finished', 'a Finished after the handshake',
                 lambda c: c.seal(CT_HANDSHAKE, hs_msg(T.FINISHED, bytes(c.suite.hash_len
                                                                        if is13 else 12))),
@@ -1017,6 +1040,17 @@ def post12_cases(profile):
          lambda c: c.send_alert(1, 90, send=False), 'ignored'),
         ('post_handshake_hello_request', 'a HelloRequest from the client',
          lambda c: c.seal(CT_HANDSHAKE, hs_msg(T.HELLO_REQUEST, b'')), 'unexpected_message'),
+        ('renegotiation_split_by_appdata', 'a renegotiation ClientHello split around an '
+         'application data record', lambda c: (lambda m: c.seal(CT_HANDSHAKE, m[:20]) +
+                                               c.seal(CT_APP, request()) +
+                                               c.seal(CT_HANDSHAKE, m[20:]))(reneg_hello(c)),
+         'unexpected_message'),
+        ('renegotiation_padded_60k', 'a renegotiation ClientHello of 60 KiB in 4 records',
+         lambda c: (lambda m: b''.join(c.seal(CT_HANDSHAKE, m[i:i + 16384])
+                                       for i in range(0, len(m), 16384)))(
+             Hello('1.2', renegotiation_info=False, padding=60000, extra=[
+                 (T.EXT_RENEGOTIATION_INFO, vec8(c.client_verify))]).encode()),
+         warned_then_serves(1)),
     ]
 
 
@@ -1138,22 +1172,37 @@ def c_dos_forged_records(env, close):
 
 
 def c_header_timeout(env):
-    """--header-timeout 2 --keepalive-timeout 30: silence after the handshake is closed after
-    ~2 s (TLS 1.3 and 1.2), but a connection idle after a request stays for the keep-alive."""
-    p, port = env.start_server(['--header-timeout', '2', '--keepalive-timeout', '30'])
+    """--header-timeout 2 --keepalive-timeout 30 --handshake-timeout 1: silence after the
+    handshake is closed after ~2 s (TLS 1.3 and 1.2), but a connection idle after a request
+    stays for the keep-alive; a stall after the ClientHello is closed after ~1 s and counted
+    as a failed handshake and a handshake timeout."""
+    p, port = env.start_server(['--header-timeout', '2', '--keepalive-timeout', '30',
+                                '--handshake-timeout', '1'])
     conns = []
     try:
-        conns = [env.connect(pr, port=port) for pr in ('tls13_aesgcm', 'tls12_chacha')]
+        stalled = env.client(port=port)
+        conns.append(stalled)
+        stalled.send_hello(Hello('1.3'))
+        conns += [env.connect(pr, port=port) for pr in ('tls13_aesgcm', 'tls12_chacha')]
         kept = env.connect('tls13_aesgcm', port=port)
         conns.append(kept)
         env.get_ok(kept, 'keep-alive connection: first request')
-        for c in conns[:2]:
+        o = stalled.read_until_close(4.0)
+        if not o.closed or not 0.7 <= o.t <= 2.0:
+            raise Failure('a handshake stalled after the ClientHello: want the close after ~1 s '
+                          '(--handshake-timeout 1), got %r' % o)
+        for c in conns[1:3]:
             o = c.read_until_close(6.0)
             if not o.closed or not 1.5 <= o.t <= 3.0:
                 raise Failure('TLS %s, no request after the handshake: want the close after '
                               '~2 s (--header-timeout), got %r' % (c.version, o))
         time.sleep(max(0.0, 3.2 - (time.monotonic() - kept.last_send)))
         env.get_ok(kept, 'a keep-alive connection idle for 3 s (> --header-timeout) is kept')
+        counters = env.counters(p)
+        for k in ('sluice_tls_handshakes_failed_total', 'sluice_tls_handshake_timeouts_total'):
+            if counters.get(k, 0) < 1:
+                raise Failure('after a handshake timeout: %s = %s, want >= 1' % (
+                    k, counters.get(k)))
     finally:
         for c in conns:
             c.close()

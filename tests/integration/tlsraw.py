@@ -558,12 +558,18 @@ class Client:
         self.alpn = None
         self.ems = False
         self.client_verify = self.server_verify = b''
+        self.send_error = None
 
     # -- transport -------------------------------------------------------------------------
 
     def send(self, data):
+        """sendall; a server that closed meanwhile is recorded in send_error (its alert and
+        close are then read as usual)."""
         self.mark = len(self.events)
-        self.sock.sendall(data)
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError) as e:
+            self.send_error = e
         self.last_send = time.monotonic()
 
     def shutdown_write(self):
