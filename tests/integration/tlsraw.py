@@ -721,10 +721,13 @@ class Client:
 
     # -- sending records -------------------------------------------------------------------
 
-    def seal(self, ctype, payload, keys=None, flip=(), **kw):
+    def seal(self, ctype, payload, keys=None, flip=(), length=None, **kw):
         """A protected record under the current write keys (advances their sequence); flip:
-        [(offset, mask)] applied to the record bytes afterwards (header, nonce, tag...)."""
+        [(offset, mask)] applied to the record bytes afterwards (header, nonce, tag...);
+        length: the header's length field rewritten (the bytes stay as sealed)."""
         rec = (keys or self.wkeys).seal(ctype, payload, **kw)
+        if length is not None:
+            rec = rec[:3] + u16(length) + rec[5:]
         b = bytearray(rec)
         for off, mask in flip:
             b[off] ^= mask
