@@ -102,6 +102,14 @@ class Env:
         self.host, self.port, self.binary = host, port, binary
         self.server_args, self.root = list(server_args), root
         self.rekey, self.ktls, self.within, self.wait = rekey, ktls, within, wait
+        self.close_times = []      # (seconds from our last send to the close, case) per fatal
+
+    def close_summary(self):
+        t = sorted(self.close_times)
+        if not t:
+            return 'no fatal alert measured'
+        return ('%d fatal alerts: close after median %.2f ms, max %.2f ms (%s)'
+                % (len(t), t[len(t) // 2][0] * 1000, t[-1][0] * 1000, t[-1][1]))
 
     def client(self, port=None, timeout=5.0):
         return T.Client(self.host, port or self.port, timeout)
@@ -171,6 +179,7 @@ class Env:
         self._closed(o, errs)
         if errs:
             raise Failure('%s: %s -- got %r' % (what, '; '.join(errs), o))
+        self.close_times.append((o.t, CURRENT[0]))
         return o
 
     def silent_close(self, c, what):
@@ -1217,6 +1226,9 @@ def c_header_timeout(env):
 
 # ---- the list --------------------------------------------------------------------------------
 
+LAST_ENV = [None]     # the Env of the last hostile_cases() list (close_summary())
+
+
 def hostile_cases(host, port, binary, **opts):
     """[(name, run)] for a sluice at host:port with --tls-listen and ECDSA + RSA certificates.
     binary, opts['server_args'] (certificate flags, --ktls ...) and opts['root'] are used by
@@ -1285,6 +1297,7 @@ def hostile_cases(host, port, binary, **opts):
         add('dos_50_forged_records_and_close', c_dos_forged_records, True)
         add('dos_50_forged_records_server_closes', c_dos_forged_records, False)
         add('header_timeout_after_handshake', c_header_timeout)
+    LAST_ENV[0] = env
     only = [s for s in os.environ.get('HOSTILE_CASES', '').split(',') if s]
     if only:
         cases = [c for c in cases if any(s in c[0] for s in only)]
@@ -1324,6 +1337,7 @@ class Hostile(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        sys.stdout.write('\n%s\n' % LAST_ENV[0].close_summary())
         try:
             cls.server.stop()
         finally:

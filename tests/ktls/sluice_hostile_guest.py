@@ -169,6 +169,7 @@ for ok, what in checks:
     print(('ok   ' if ok else 'FAIL ') + what)
     if not ok:
         failures.append(what)
+print(H.LAST_ENV[0].close_summary())
 print('%d cases, %d failed, %.1f s' % (len(cases), len(failures), time.monotonic() - t0))
 if failures:
     print(log_text()[-2000:], file=sys.stderr)
