@@ -11,6 +11,7 @@ Run: SLUICE_BIN=build/src/sluice python3 tests/integration/test_tls_hostile.py [
      (HOSTILE_CASES=substring,... selects cases by name as well)
 """
 
+import hashlib
 import os
 import re
 import signal
@@ -30,6 +31,7 @@ from tlsraw import (ALERT, CT_ALERT, CT_APP, CT_CCS, CT_HANDSHAKE, Hello, hs_msg
 
 BODY = b'hostile peers, kept at bay\n' * 12
 PATH = '/h.txt'
+BIG_PATH, BIG_LEN = '/big.bin', 4 << 20
 
 # The four record protections the position-class cases run under (and the certificate each
 # uses: ECDHE-ECDSA and ECDHE-RSA are both exercised).
@@ -46,9 +48,17 @@ P12 = ('tls12_aesgcm', 'tls12_chacha')
 P13 = ('tls13_aesgcm', 'tls13_chacha')
 
 
+def big_body():
+    """BIG_LEN bytes, the same every run (a response we can check without keeping a copy)."""
+    block = hashlib.sha256(b'sluice hostile').digest() * 2048      # 64 KiB
+    return block * (BIG_LEN // len(block))
+
+
 def populate(root):
     with open(os.path.join(root, 'h.txt'), 'wb') as f:
         f.write(BODY)
+    with open(os.path.join(root, 'big.bin'), 'wb') as f:
+        f.write(big_body())
 
 
 CURRENT = ['']      # the running case's name, sent as User-Agent (find it in access logs)
@@ -1069,6 +1079,64 @@ def post12_cases(profile):
     ]
 
 
+# ---- a response in flight -------------------------------------------------------------------
+
+def c_in_flight(env, profile, what):
+    """A request for a 4 MiB file, and once its first bytes are in: a forged record (the rest
+    of the response is cut at a record boundary, fatal bad_record_mac, close), close_notify
+    (the whole response, then close_notify and close) or, TLS 1.3, KeyUpdate(update_requested)
+    and a request under the next keys (the whole response, the server's KeyUpdate, the
+    second response)."""
+    c = env.established(profile)
+    label = '%s: %s during a 4 MiB response' % (profile, what)
+    try:
+        c.send_app(request(BIG_PATH))
+        c.recv_app(lambda b: len(b) > 65536, 5.0)
+        if what == 'forged record':
+            c.send(record(CT_APP, os.urandom(64)))
+            o = c.read_until_close(5.0)
+            got = len(c.app_in)
+            errs = []
+            if o.alerts != [(2, ALERT['bad_record_mac'])] or o.events[-1][0] != 'alert':
+                errs.append('want the response cut, then only fatal bad_record_mac')
+            if not o.closed:
+                errs.append('not closed')
+            if got >= BIG_LEN:
+                errs.append('the whole response was sent (%d bytes)' % got)
+            if any(e[0] in ('bad', 'other') for e in o.events):
+                errs.append('a record cut or undecryptable')
+            if errs:
+                raise Failure('%s: %s -- got %d response bytes, %r' % (label, '; '.join(errs),
+                                                                       got, o))
+            return
+        if what == 'close_notify':
+            c.send_alert(1, 0)
+        else:
+            c.key_update(True)
+            c.send_app(request())
+        c.recv_app(response_complete, 10.0)
+        status, body = take_response(c)
+        if status != 200 or body != big_body():
+            raise Failure('%s: the 4 MiB response is not whole (status %d, %d bytes)'
+                          % (label, status, len(body)))
+        if what == 'close_notify':
+            c.mark = len(c.events)
+            o = c.read_until_close(1.0)
+            if [d for _, d in o.alerts] != [0] or not o.closed or o.app:
+                raise Failure('%s: want close_notify and close after the response -- got %r'
+                              % (label, o))
+        else:
+            c.recv_app(response_complete, 3.0)
+            status, body = take_response(c)
+            if status != 200 or body != BODY or c.server_key_updates != 1:
+                raise Failure('%s: second response status %d, server KeyUpdates %d'
+                              % (label, status, c.server_key_updates))
+    except (T.TlsError, OSError) as e:
+        raise Failure('%s: %r -- %r' % (label, e, c.read_until_close(0.2)))
+    finally:
+        c.close()
+
+
 # ---- TLS 1.3 KeyUpdate -----------------------------------------------------------------------
 
 def c_key_update(env, profile, requested, split=None, rounds=1):
@@ -1284,6 +1352,11 @@ def hostile_cases(host, port, binary, **opts):
         for item in post_cases(prof):
             name, what, send, expect = item[:4]
             add('%s_%s' % (prof, name), post, prof, what, send, expect)
+    for prof in PROFILES:
+        add(prof + '_forged_record_during_response', c_in_flight, prof, 'forged record')
+        add(prof + '_close_notify_during_response', c_in_flight, prof, 'close_notify')
+        if prof in P13 and env.rekey:
+            add(prof + '_key_update_during_response', c_in_flight, prof, 'KeyUpdate')
     for prof in P13:
         add(prof + '_key_update', c_key_update, prof, False)
         add(prof + '_key_update_requested', c_key_update, prof, True)

@@ -25,6 +25,7 @@ Nothing here depends on the server under test; the hostile cases are in test_tls
 import hashlib
 import hmac
 import os
+import re
 import socket
 import struct
 import time
@@ -515,7 +516,12 @@ class Outcome:
                 ev.append('alert(%s %s)' % ({1: 'warning', 2: 'fatal'}.get(e[1], e[1]),
                                              ALERTS.get(e[2], e[2])))
             elif e[0] == 'app':
-                ev.append('app[%d]' % len(e[1]))
+                m = re.match(r'app\[(\d+)(?: in (\d+) records)?\]$', ev[-1] if ev else '')
+                if m:       # runs of application data: one entry
+                    ev[-1] = 'app[%d in %d records]' % (int(m.group(1)) + len(e[1]),
+                                                        int(m.group(2) or 1) + 1)
+                else:
+                    ev.append('app[%d]' % len(e[1]))
             elif e[0] in ('bad', 'sealed'):
                 ev.append('%s[%s]' % ('undecryptable' if e[0] == 'bad' else 'protected',
                                       e[1][:5].hex()))
