@@ -18,12 +18,15 @@ int hex_value(char c) {
 // Appends raw segment `raw` (no '/' inside) to `out`, percent-decoded exactly once. Decoded
 // bytes that would change the path's structure or be unsafe in a file name (NUL, '/', '\')
 // are refused, so the result can never be re-split differently from what was checked.
-bool append_decoded(std::string_view raw, std::string& out) {
+// `non_ascii` is set when a byte >= 0x80 was appended (only then is UTF-8 worth checking).
+bool append_decoded(std::string_view raw, std::string& out, bool& non_ascii) {
+    unsigned acc = 0;  // OR of the bytes appended
     size_t i = 0;
     while (i < raw.size()) {
         // Copy the run of ordinary bytes in one append; most segments have no escapes.
         size_t run = i;
         while (run < raw.size() && raw[run] != '%' && raw[run] != '\\' && raw[run] != '\0') {
+            acc |= static_cast<uint8_t>(raw[run]);
             ++run;
         }
         out.append(raw.data() + i, run - i);
@@ -35,8 +38,48 @@ bool append_decoded(std::string_view raw, std::string& out) {
         if (hi < 0 || lo < 0) return false;
         char c = static_cast<char>(hi * 16 + lo);
         if (c == '\0' || c == '/' || c == '\\') return false;
+        acc |= static_cast<uint8_t>(c);
         out.push_back(c);
         i += 3;
+    }
+    non_ascii = (acc & 0x80) != 0;
+    return true;
+}
+
+// Whether `s` is well-formed UTF-8 (RFC 3629 §4): no overlong forms (C0 AE for '.'), no
+// surrogates, nothing above U+10FFFF, no stray continuation bytes.
+bool valid_utf8(std::string_view s) {
+    size_t i = 0;
+    while (i < s.size()) {
+        const auto b = static_cast<uint8_t>(s[i]);
+        if (b < 0x80) {
+            ++i;
+            continue;
+        }
+        size_t len = 0;
+        uint8_t lo = 0x80;  // allowed range of the second byte
+        uint8_t hi = 0xBF;
+        if (b >= 0xC2 && b <= 0xDF) {
+            len = 2;
+        } else if (b >= 0xE0 && b <= 0xEF) {
+            len = 3;
+            if (b == 0xE0) lo = 0xA0;  // overlong below U+0800
+            if (b == 0xED) hi = 0x9F;  // UTF-16 surrogates
+        } else if (b >= 0xF0 && b <= 0xF4) {
+            len = 4;
+            if (b == 0xF0) lo = 0x90;  // overlong below U+10000
+            if (b == 0xF4) hi = 0x8F;  // above U+10FFFF
+        } else {
+            return false;  // continuation byte, C0/C1 (always overlong) or F5..FF
+        }
+        if (s.size() - i < len) return false;
+        const auto b1 = static_cast<uint8_t>(s[i + 1]);
+        if (b1 < lo || b1 > hi) return false;
+        for (size_t k = 2; k < len; ++k) {
+            const auto c = static_cast<uint8_t>(s[i + k]);
+            if (c < 0x80 || c > 0xBF) return false;
+        }
+        i += len;
     }
     return true;
 }
@@ -84,8 +127,12 @@ std::expected<CleanPath, int> clean_target(std::string_view target, bool allow_d
         size_t mark = out.rel.size();
         if (mark != 0) out.rel.push_back('/');
         size_t seg_start = out.rel.size();
-        if (!append_decoded(raw, out.rel)) return std::unexpected(kBadRequest);
+        bool non_ascii = false;
+        if (!append_decoded(raw, out.rel, non_ascii)) return std::unexpected(kBadRequest);
         std::string_view seg = std::string_view(out.rel).substr(seg_start);
+        // Checked per segment, before ".." can drop one: no name is served or walked through
+        // whose bytes another decoder could read differently (an overlong "%C0%AE" is '.').
+        if (non_ascii && !valid_utf8(seg)) return std::unexpected(kBadRequest);
         if (seg.empty() || seg == "." || seg == "..") {
             bool up = seg == "..";
             out.rel.resize(mark);

@@ -13,7 +13,8 @@ struct CleanPath {
 };
 
 // Strips the query/fragment, decodes percent-escapes exactly once, rejects NUL (%00), encoded
-// '/' (%2F), malformed escapes, backslashes and non-origin-form targets (→ 400), resolves "."
+// '/' (%2F), malformed escapes, backslashes, segments that are not valid UTF-8 once decoded
+// (overlong forms, surrogates, stray bytes) and non-origin-form targets (→ 400), resolves "."
 // and ".." lexically without ever climbing above the root (a ".." at the root → 400), collapses
 // "//". A segment starting with '.' is a dotfile: → 404 unless `allow_dotfiles`.
 // Error value: the HTTP status to answer (400 or 404).

@@ -7,6 +7,8 @@ void Request::clear() {
     method = Method::Other;
     method_name.clear();
     target.clear();
+    form = TargetForm::Origin;
+    absolute_path.clear();
     version_major = 1;
     version_minor = 1;
     keep_alive = true;

@@ -352,6 +352,18 @@ void plan_simple_response(int status, std::string_view extra_headers, bool keep_
                        std::move(body), out);
 }
 
+void plan_options_response(bool keep_alive, int http_minor, const ServerInfo& info,
+                           ResponsePlan& out) {
+    reset(out, 200, keep_alive);
+    std::string& h = out.head;
+    append_status_line(h, 200);
+    append_common(h, info);
+    h.append(kAllowHeader);
+    h.append("Content-Length: 0\r\n");
+    append_connection(h, keep_alive, http_minor);
+    h.append("\r\n");
+}
+
 void plan_html_response(int status, std::string body, bool keep_alive, bool head_only,
                         int http_minor, const ServerInfo& info, ResponsePlan& out) {
     plan_body_response(status, {}, keep_alive, head_only, http_minor, info, std::move(body), out);

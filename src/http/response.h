@@ -14,6 +14,9 @@
 
 namespace sluice::http {
 
+// The methods sluice serves, for 405 and OPTIONS (one list, so they never disagree).
+inline constexpr std::string_view kAllowHeader = "Allow: GET, HEAD, OPTIONS\r\n";
+
 // Reason phrase for a status code ("OK", "Not Found", …); "Unknown" for others.
 std::string_view status_reason(int status);
 
@@ -62,11 +65,15 @@ void plan_file_response(const Request& req, const Representation& rep, const Ser
                         ResponsePlan& out);
 
 // An error or redirect with a small HTML body. `extra_headers` are complete lines ending in CRLF
-// (e.g. "Allow: GET, HEAD\r\n", "Location: /dir/\r\n"). `keep_alive` false adds Connection: close.
+// (e.g. kAllowHeader, "Location: /dir/\r\n"). `keep_alive` false adds Connection: close.
 // `head_only` omits the body but keeps Content-Length.
 void plan_simple_response(int status, std::string_view extra_headers, bool keep_alive,
                           bool head_only, int http_minor, const ServerInfo& info,
                           ResponsePlan& out);
+
+// 200 to OPTIONS ("*" or a path): kAllowHeader and Content-Length: 0 (RFC 9110 §9.3.7).
+void plan_options_response(bool keep_alive, int http_minor, const ServerInfo& info,
+                           ResponsePlan& out);
 
 // A generated HTML body (autoindex) with the given content.
 void plan_html_response(int status, std::string body, bool keep_alive, bool head_only,

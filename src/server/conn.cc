@@ -223,13 +223,26 @@ void Conn::handle_request() {
     w_.borrow_buffer(outbuf_);
     w_.borrow_buffer(plan_.head);
     if (req_.method == http::Method::Other) {
-        queue_simple(405, "Allow: GET, HEAD\r\n");
+        queue_simple(405, http::kAllowHeader);
         return;
     }
-    auto clean = files::clean_target(req_.target, cfg.dotfiles);
+    if (req_.method == http::Method::Options) {
+        // The methods are the same for every resource, so a path is only checked for
+        // malformation (the parser let "*" through for OPTIONS alone).
+        if (req_.form != http::TargetForm::Asterisk &&
+            !files::clean_target(req_.path(), true).has_value()) {
+            queue_error(400);
+            return;
+        }
+        http::plan_options_response(req_.keep_alive, req_.version_minor, server_info(), plan_);
+        queue_plan(plan_, nullptr, {});
+        return;
+    }
+    auto clean = files::clean_target(req_.path(), cfg.dotfiles);
     if (!clean) {
-        // A malformed target (bad escape, NUL, encoded '/', "*") is bad input like a malformed
-        // request line: answer and close. A hidden dotfile is a plain 404 on a live connection.
+        // A malformed target (bad escape, NUL, encoded '/', invalid UTF-8) is bad input like a
+        // malformed request line: answer and close. A hidden dotfile is a plain 404 on a live
+        // connection.
         if (clean.error() == 400)
             queue_error(400);
         else
@@ -257,7 +270,7 @@ void Conn::handle_request() {
     }
     case files::LookupKind::Redirect: {
         // The raw path (still percent-encoded, CR/LF impossible after llhttp) plus '/'.
-        std::string_view t = req_.target;
+        std::string_view t = req_.path();
         size_t q = t.find('?');
         std::string loc = "Location: ";
         loc.append(t.substr(0, q));
@@ -338,7 +351,7 @@ void Conn::queue_simple(int status, std::string_view extra_headers) {
 
 void Conn::queue_error(int status) {
     // Protocol errors: answer, then half-close and drain (the request framing is lost).
-    http::plan_simple_response(status, status == 405 ? "Allow: GET, HEAD\r\n" : "", false, false,
+    http::plan_simple_response(status, status == 405 ? http::kAllowHeader : "", false, false,
                                1, server_info(), plan_);
     linger_on_close_ = true;
     linger_no_read_ = false;
@@ -349,7 +362,9 @@ void Conn::queue_error(int status) {
 void Conn::push_mem(const char* ext, size_t off, uint64_t len,
                     const std::shared_ptr<files::Resource>& hold) {
     if (len == 0) return;
-    if (!ext && !out_.empty()) {
+    // Never into a piece already sent (or, user TLS, already sealed while its records are
+    // still going out): pump() starts at out_pos_.
+    if (!ext && out_.size() > out_pos_) {
         OutSeg& last = out_.back();
         if (!last.ext && last.fd < 0 && last.off + last.len == off) {
             last.len += len;  // contiguous in outbuf_: one iovec

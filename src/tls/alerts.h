@@ -86,7 +86,9 @@ inline uint8_t alert_for(Violation v) { return rule_for(v).description; }
 Violation violation_for_errno(int code);
 
 // Bounds on what a peer can make us hold or repeat (docs/hostile-peers.md).
-inline constexpr uint32_t kMaxClientHello = 128 * 1024;
+// wolfSSL 5.5.4 refuses handshake messages above about 18 KiB (handshake_failure): the bound
+// is one record's worth, refused by sluice itself with the RFC's alert.
+inline constexpr uint32_t kMaxClientHello = 16 * 1024;
 inline constexpr uint32_t kMaxPostHandshakeMessage = 64 * 1024;
 inline constexpr unsigned kMaxEmptyRecords = 32;
 inline constexpr unsigned kMaxKeyUpdates = 32;

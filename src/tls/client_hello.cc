@@ -188,6 +188,8 @@ HelloReader::Status HelloReader::feed(std::string_view in) {
             ++i;
             if (hdr_n_ < 5) continue;
             rec_left_ = (size_t{hdr_[3]} << 8) | hdr_[4];
+            if (record_version_ == 0)
+                record_version_ = static_cast<uint16_t>((hdr_[1] << 8) | hdr_[2]);
             if (rec_left_ == 0) {
                 fail(Violation::ZeroLengthFragment);
                 break;
@@ -330,12 +332,155 @@ HelloVerdict check_hello(const ClientHelloInfo& h, const HelloPolicy& p) {
     return {std::nullopt, static_cast<uint16_t>(s13 ? 0x0304 : 0x0303)};
 }
 
-std::string reframe(std::string_view message) {
+HandshakeInput::Status HandshakeInput::refuse(Violation v, std::string& out) {
+    violation_ = v;
+    if (!tls13_) return status_ = Status::Fatal;
+    // A Finished in a plaintext record where wolfSSL expects encrypted ones: it answers with
+    // unexpected_message under the handshake keys.
+    static const char kPoison[] = {22, 3, 3, 0, 4, 20, 0, 0, 0};
+    out.append(kPoison, sizeof kPoison);
+    return status_ = Status::Poisoned;
+}
+
+// The record header is complete: what to do with its body.
+bool HandshakeInput::decide(std::string& out, Violation& v) {
+    const uint8_t type = hdr_[0];
+    left_ = (size_t{hdr_[3]} << 8) | hdr_[4];
+    if (hdr_[1] != 3) {
+        v = Violation::BadRecordVersion;
+        return false;
+    }
+    switch (type) {
+    case kTypeHandshake:
+        if (left_ == 0) {
+            v = Violation::ZeroLengthFragment;
+            return false;
+        }
+        if (left_ > kMaxFragment) {
+            v = Violation::RecordTooLong;
+            return false;
+        }
+        mode_ = Mode::Handshake;
+        rec_start_ = frag_.size();
+        return true;
+    case 20:  // change_cipher_spec: exactly one byte, never inside a handshake message
+        if (!frag_.empty()) {
+            v = Violation::InterleavedRecord;
+            return false;
+        }
+        if (left_ != 1) {
+            v = Violation::UnexpectedCcs;
+            return false;
+        }
+        mode_ = Mode::Ccs;
+        return true;
+    case kTypeAlert:
+    case 23:
+        if (!frag_.empty()) {
+            v = Violation::InterleavedRecord;
+            return false;
+        }
+        if (type == 23 && !tls13_) {  // TLS 1.2: no application data before the CCS
+            v = Violation::UnexpectedRecordType;
+            return false;
+        }
+        mode_ = Mode::Pass;
+        out.append(reinterpret_cast<const char*>(hdr_), 5);
+        return true;
+    default:
+        v = Violation::UnexpectedRecordType;
+        return false;
+    }
+}
+
+bool HandshakeInput::finish_record(std::string& out, Violation& v) {
+    if (mode_ == Mode::Ccs) {
+        if (ccs_value_ != 1 || (tls13_ && ++ccs_seen_ > 1)) {
+            v = Violation::UnexpectedCcs;
+            return false;
+        }
+        static const char kCcs[] = {20, 3, 3, 0, 1, 1};
+        out.append(kCcs, sizeof kCcs);
+        if (!tls13_) through_ = true;  // encrypted from here on: wolfSSL's
+        return true;
+    }
+    if (mode_ != Mode::Handshake) return true;
+    size_t pos = 0;
+    while (frag_.size() - pos >= 4) {
+        const auto* h = reinterpret_cast<const uint8_t*>(frag_.data()) + pos;
+        const size_t len = (size_t{h[1]} << 16) | (size_t{h[2]} << 8) | h[3];
+        if (len > kMaxClientHello) {
+            v = Violation::HandshakeTooLarge;
+            return false;
+        }
+        if (frag_.size() - pos < 4 + len) break;
+        out += reframe(std::string_view(frag_).substr(pos, 4 + len));
+        pos += 4 + len;
+    }
+    frag_.erase(0, pos);
+    if (frag_.size() >= 4) {
+        const auto* h = reinterpret_cast<const uint8_t*>(frag_.data());
+        if (((size_t{h[1]} << 16) | (size_t{h[2]} << 8) | h[3]) > kMaxClientHello) {
+            v = Violation::HandshakeTooLarge;
+            return false;
+        }
+    }
+    return true;
+}
+
+HandshakeInput::Status HandshakeInput::feed(std::string_view in, std::string& out) {
+    size_t i = 0;
+    Violation v = Violation::Internal;
+    while (status_ == Status::Ok && i < in.size()) {
+        if (through_) {
+            out.append(in.substr(i));
+            break;
+        }
+        if (hdr_n_ < 5) {
+            hdr_[hdr_n_++] = static_cast<uint8_t>(in[i++]);
+            if (hdr_n_ < 5) continue;
+            if (!decide(out, v)) return refuse(v, out);
+            if (left_ == 0) {
+                hdr_n_ = 0;
+                if (!finish_record(out, v)) return refuse(v, out);
+            }
+            continue;
+        }
+        const size_t take = std::min(left_, in.size() - i);
+        const std::string_view body = in.substr(i, take);
+        if (mode_ == Mode::Pass) out.append(body);
+        else if (mode_ == Mode::Handshake) frag_.append(body);
+        else ccs_value_ = static_cast<uint8_t>(body[0]);
+        i += take;
+        left_ -= take;
+        if (left_ == 0) {
+            hdr_n_ = 0;
+            if (!finish_record(out, v)) return refuse(v, out);
+        }
+    }
+    return status_;
+}
+
+std::string HandshakeInput::pending() const {
+    std::string raw;
+    // Handshake bytes of earlier records that are not yet a whole message.
+    const bool in_hs_record = hdr_n_ == 5 && mode_ == Mode::Handshake;
+    const size_t earlier = in_hs_record ? rec_start_ : frag_.size();
+    if (earlier > 0) raw = reframe(std::string_view(frag_).substr(0, earlier));
+    if (hdr_n_ == 5 && mode_ == Mode::Pass) return raw;  // its header already went out
+    raw.append(reinterpret_cast<const char*>(hdr_), hdr_n_);
+    if (in_hs_record) raw.append(std::string_view(frag_).substr(rec_start_));
+    return raw;
+}
+
+std::string reframe(std::string_view message, uint16_t record_version) {
     std::string out;
     out.reserve(message.size() + 5 * (message.size() / kMaxFragment + 1));
     for (size_t i = 0; i < message.size(); i += kMaxFragment) {
         const size_t n = std::min(kMaxFragment, message.size() - i);
-        const char hdr[5] = {static_cast<char>(kTypeHandshake), 3, 1, static_cast<char>(n >> 8),
+        const char hdr[5] = {static_cast<char>(kTypeHandshake),
+                             static_cast<char>(record_version >> 8),
+                             static_cast<char>(record_version & 0xff), static_cast<char>(n >> 8),
                              static_cast<char>(n & 0xff)};
         out.append(hdr, 5);
         out.append(message.substr(i, n));

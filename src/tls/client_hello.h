@@ -64,6 +64,7 @@ public:
     [[nodiscard]] const ClientHelloInfo& info() const { return info_; }
     [[nodiscard]] std::string_view message() const { return msg_; }
     [[nodiscard]] size_t rest_offset() const { return end_; }
+    [[nodiscard]] uint16_t record_version() const { return record_version_; }
 
 private:
     Status fail(Violation v);
@@ -78,6 +79,7 @@ private:
     size_t msg_len_ = 0;   // body length, known once msg_ has 4 bytes
     size_t fed_ = 0;
     size_t end_ = 0;
+    uint16_t record_version_ = 0;  // of the hello's first record, kept when re-framing
     ClientHelloInfo info_;
 };
 
@@ -101,8 +103,50 @@ HelloVerdict check_hello(const ClientHelloInfo& h, const HelloPolicy& p);
 // (RFC 7748 §6.1; the seven small-order u-coordinates, bit 255 ignored).
 bool x25519_low_order(std::string_view key);
 
-// The handshake message as plaintext handshake records (legacy version 0x0301, at most 2^14
-// bytes each).
-std::string reframe(std::string_view message);
+// What the client sends after its ClientHello, until wolfSSL has finished the handshake, is
+// normalised before wolfSSL reads it (`out`): plaintext handshake records (a TLS 1.2
+// ClientKeyExchange, a second ClientHello after a HelloRetryRequest) are reassembled and
+// re-framed one message per record, like the first hello; change_cipher_spec must be the one
+// byte 01 (and, in TLS 1.3, come once); TLS 1.2 allows no application data before the client's
+// CCS; unknown record types are refused. Records wolfSSL must decrypt pass through as they are,
+// and in TLS 1.2 everything after the client's CCS does.
+// A violation: in TLS 1.2 (the server's flight is still plaintext) Fatal, and the caller
+// sends the plaintext alert. In TLS 1.3 the client already reads our records under the
+// handshake keys, which only wolfSSL holds, so the violation is handed to wolfSSL as a
+// plaintext handshake record after the ServerHello — which it answers, encrypted, with
+// unexpected_message — and everything after it is dropped (Poisoned).
+class HandshakeInput {
+public:
+    enum class Status { Ok, Fatal, Poisoned };
+
+    explicit HandshakeInput(uint16_t version) : tls13_(version == 0x0304) {}
+    Status feed(std::string_view in, std::string& out);
+    [[nodiscard]] Violation violation() const { return violation_; }
+    // Raw bytes held back so far (a partial record header or handshake record): they belong
+    // to the stream after the handshake if it ends here.
+    [[nodiscard]] std::string pending() const;
+
+private:
+    enum class Mode : uint8_t { Pass, Handshake, Ccs };
+    Status refuse(Violation v, std::string& out);
+    bool decide(std::string& out, Violation& v);
+    bool finish_record(std::string& out, Violation& v);
+
+    bool tls13_;
+    bool through_ = false;  // TLS 1.2 after the client's CCS
+    Status status_ = Status::Ok;
+    Violation violation_ = Violation::Internal;
+    uint8_t hdr_[5] = {};
+    size_t hdr_n_ = 0;
+    size_t left_ = 0;
+    Mode mode_ = Mode::Pass;
+    std::string frag_;       // plaintext handshake bytes not yet a whole message
+    size_t rec_start_ = 0;   // where in frag_ the current record's body began
+    uint8_t ccs_value_ = 0;
+    unsigned ccs_seen_ = 0;
+};
+
+// The handshake message as plaintext handshake records (at most 2^14 bytes each).
+std::string reframe(std::string_view message, uint16_t record_version = 0x0303);
 
 }  // namespace sluice::tls

@@ -143,27 +143,41 @@ void Session::feed(std::string_view ciphertext) {
         // never the client's records (a hello in 1-byte records would be six times larger).
         const size_t before = hello_fed_;
         if (hello_.feed(ciphertext) == HelloReader::Status::Ok) {
-            in_ = reframe(hello_.message());
-            hello_framed_ = in_.size();
-            in_.append(ciphertext.substr(hello_.rest_offset() - before));
+            in_ = reframe(hello_.message(), hello_.record_version());
             in_pos_ = 0;
+            // What came after the hello waits for its version to be known (advance()).
+            after_hello_.assign(ciphertext.substr(hello_.rest_offset() - before));
         }
         hello_fed_ += ciphertext.size();
         return;
     }
     if (state_ == State::Hello) {
-        if (hello_.status() == HelloReader::Status::Ok) in_.append(ciphertext);
+        if (hello_.status() == HelloReader::Status::Ok) after_hello_.append(ciphertext);
         return;  // after a refusal nothing more is read
-    }
-    if (state_ == State::Handshake && tls12_) {
-        scan_tls12_input(ciphertext);
-        if (state_ == State::Failed) return;
     }
     if (in_pos_ >= kCompactAt && in_pos_ * 2 >= in_.size()) {
         in_.erase(0, in_pos_);
         in_pos_ = 0;
     }
+    if (state_ == State::Handshake && hs_in_) {
+        normalise(ciphertext);
+        return;
+    }
     in_.append(ciphertext);
+}
+
+// The client's records before wolfSSL reads them (tls::HandshakeInput).
+void Session::normalise(std::string_view bytes) {
+    switch (hs_in_->feed(bytes, in_)) {
+    case HandshakeInput::Status::Ok:
+        return;
+    case HandshakeInput::Status::Poisoned:
+        violation_ = hs_in_->violation();  // wolfSSL writes the alert
+        return;
+    case HandshakeInput::Status::Fatal:
+        fail_alert(hs_in_->violation(), "refused during the handshake");
+        return;
+    }
 }
 
 std::string_view Session::output() const {
@@ -184,6 +198,8 @@ size_t Session::read_hint() const {
 
 std::string Session::take_leftover() {
     std::string rest = in_.substr(in_pos_);
+    if (hs_in_) rest += hs_in_->pending();  // a record the normaliser had not finished
+    hs_in_.reset();
     secure_wipe(in_.data(), in_.size());
     in_.clear();
     in_pos_ = 0;
@@ -205,34 +221,6 @@ Session::Step Session::fail_alert(Violation v, std::string_view why) {
     fail_with(std::string("handshake failed: ") + std::string(why) + " (" +
               std::string(r.name) + ", " + std::string(r.rfc) + ")");
     return Step::Failed;
-}
-
-// TLS 1.2 before the client's Finished (RFC 5246 §7.4): application data is only legal after
-// the client's ChangeCipherSpec and the encrypted Finished behind it. wolfSSL would try to
-// decrypt a plaintext one and answer bad_record_mac; the RFC's answer is unexpected_message.
-void Session::scan_tls12_input(std::string_view in) {
-    size_t i = 0;
-    while (i < in.size() && !scan_done_) {
-        if (scan_hdr_n_ < 5) {
-            scan_hdr_[scan_hdr_n_++] = static_cast<uint8_t>(in[i++]);
-            if (scan_hdr_n_ < 5) continue;
-            scan_left_ = (size_t{scan_hdr_[3]} << 8) | scan_hdr_[4];
-            const uint8_t type = scan_hdr_[0];
-            if (type == 23) {
-                fail_alert(Violation::UnexpectedRecordType,
-                           "application data before the client's Finished");
-                return;
-            }
-            if (type == 20) scan_ccs_ = true;
-            if (type == 22 && scan_ccs_) scan_done_ = true;  // the Finished: wolfSSL's now
-            if (scan_left_ == 0) scan_hdr_n_ = 0;
-            continue;
-        }
-        const size_t take = std::min(scan_left_, in.size() - i);
-        i += take;
-        scan_left_ -= take;
-        if (scan_left_ == 0) scan_hdr_n_ = 0;
-    }
 }
 
 Session::Step Session::on_eof() {
@@ -335,10 +323,12 @@ Session::Step Session::advance() {
         if (verdict.violation) return fail_alert(*verdict.violation, "ClientHello refused");
         hello_ok_ = true;
         compat_ccs_ = verdict.version == 0x0304 && info.session_id_len > 0;
-        tls12_ = verdict.version == 0x0303;
         if (!start(&info)) return Step::Failed;
         // What followed the hello in the same reads is checked like later input.
-        if (tls12_) scan_tls12_input(std::string_view(in_).substr(hello_framed_));
+        hs_in_.emplace(verdict.version);
+        std::string after;
+        after.swap(after_hello_);
+        normalise(after);
         if (state_ == State::Failed) return Step::Failed;
         hello_ = HelloReader();  // the hello lives on only in `in_`, reframed
     }

@@ -86,7 +86,7 @@ private:
     void fail_with(std::string why);
     Step fail_alert(Violation v, std::string_view why);
     void insert_compat_ccs(size_t first);
-    void scan_tls12_input(std::string_view in);
+    void normalise(std::string_view bytes);
 
     Context& ctx_;
     std::unique_ptr<WOLFSSL, SslDeleter> ssl_;
@@ -100,14 +100,9 @@ private:
     bool wrote_any_ = false;  // wolfSSL produced output at least once
     bool compat_ccs_ = false; // a change_cipher_spec is owed after the first ServerHello
     HelloReader hello_;
-    bool tls12_ = false;      // the hello will negotiate TLS 1.2
-    uint8_t scan_hdr_[5] = {};
-    size_t scan_hdr_n_ = 0;
-    size_t scan_left_ = 0;
-    bool scan_ccs_ = false;   // TLS 1.2: the client's ChangeCipherSpec was seen
-    bool scan_done_ = false;  // … and the record after it (Finished): no more scanning
+    std::optional<HandshakeInput> hs_in_;  // after the hello (its version known)
+    std::string after_hello_;  // bytes after the hello, until its version is known
     size_t hello_fed_ = 0;
-    size_t hello_framed_ = 0;  // bytes of `in_` that are the re-framed hello
     std::optional<Violation> violation_;
     std::string sni_;
     std::string error_;

@@ -312,6 +312,24 @@ TEST(Response, SimpleResponse) {
     EXPECT_FALSE(p.keep_alive);
 }
 
+TEST(Response, OptionsResponse) {
+    ResponsePlan p;
+    plan_options_response(true, 1, info(), p);
+    EXPECT_EQ(p.status, 200);
+    EXPECT_EQ(p.head, "HTTP/1.1 200 OK\r\n"
+                      "Server: sluice\r\n"
+                      "Date: Wed, 01 Jan 2025 00:00:00 GMT\r\n"
+                      "Allow: GET, HEAD, OPTIONS\r\n"
+                      "Content-Length: 0\r\n"
+                      "\r\n");
+    EXPECT_TRUE(p.body.empty());
+    EXPECT_EQ(p.body_length, 0u);
+
+    plan_options_response(false, 0, info(), p);
+    EXPECT_TRUE(p.head.ends_with("Content-Length: 0\r\nConnection: close\r\n\r\n"));
+    EXPECT_FALSE(p.keep_alive);
+}
+
 TEST(Response, HtmlResponse) {
     ResponsePlan p;
     plan_html_response(200, "<ul></ul>\n", true, false, 1, info(), p);

@@ -186,12 +186,17 @@ TEST(HelloReader, AlertBeforeHelloIsThePeerGivingUp) {
 }
 
 TEST(HelloReader, SizeLimitDecidedFromTheHeader) {
-    // 60 KiB of padding fits (extensions<0..2^16-1> bounds a hello near 64 KiB plus its
-    // suites); over kMaxClientHello is refused when the 4-byte header is in.
+    // Up to kMaxClientHello (one record's worth: wolfSSL refuses much more) is read, in
+    // several records; above it the hello is refused once its 4-byte header is in.
     Hello h;
-    h.padding = 60 * 1024;
-    HelloReader ok = read_all(records(h.message(), 16384));
+    h.padding = kMaxClientHello - 300;
+    HelloReader ok = read_all(records(h.message(), 1000));
     EXPECT_EQ(ok.status(), Status::Ok);
+    Hello big;
+    big.padding = kMaxClientHello;
+    HelloReader refused = read_all(records(big.message(), 16384));
+    EXPECT_EQ(refused.status(), Status::Fatal);
+    EXPECT_EQ(refused.violation(), Violation::HelloTooLarge);
     HelloReader r;
     r.feed(std::string("\x16\x03\x01\x00\x04\x01", 6) + u24(kMaxClientHello + 1));
     EXPECT_EQ(r.status(), Status::Fatal);
@@ -213,9 +218,9 @@ TEST(HelloReader, EofInTheMiddleIsTruncated) {
 }
 
 TEST(HelloReader, OneByteRecordsAreLinear) {
-    // 60 KiB of hello in 1-byte records (360 KiB on the wire), fed byte by byte.
+    // A maximal hello in 1-byte records (6 times its size on the wire), fed byte by byte.
     Hello h;
-    h.padding = 60 * 1024;
+    h.padding = kMaxClientHello - 300;
     const std::string in = records(h.message(), 1);
     HelloReader r;
     for (char c : in) r.feed(std::string_view(&c, 1));
@@ -295,7 +300,95 @@ TEST(Reframe, SplitsAt16K) {
     const std::string msg(40000, 'x');
     const std::string out = reframe(msg);
     ASSERT_EQ(out.size(), msg.size() + 15);
-    EXPECT_EQ(out.substr(0, 5), std::string("\x16\x03\x01\x40\x00", 5));
+    EXPECT_EQ(out.substr(0, 5), std::string("\x16\x03\x03\x40\x00", 5));
     HelloReader r;  // not a hello, but the framing reads back
-    EXPECT_EQ(out.substr(5 + 16384, 5), std::string("\x16\x03\x01\x40\x00", 5));
+    EXPECT_EQ(out.substr(5 + 16384, 5), std::string("\x16\x03\x03\x40\x00", 5));
+}
+
+// ---- after the hello: HandshakeInput -------------------------------------------------------
+
+namespace {
+std::string rec(char type, const std::string& body) {
+    return std::string(1, type) + std::string("\x03\x03", 2) + u16(unsigned(body.size())) + body;
+}
+const std::string kCke = std::string("\x10\x00\x00\x21\x20", 5) + std::string(32, 'k');
+const std::string kCcsRec = std::string("\x14\x03\x03\x00\x01\x01", 6);
+
+std::string normalised(uint16_t version, const std::string& in, size_t step,
+                       HandshakeInput::Status& st) {
+    HandshakeInput h(version);
+    std::string out;
+    st = HandshakeInput::Status::Ok;
+    for (size_t i = 0; i < in.size() && st == HandshakeInput::Status::Ok; i += step)
+        st = h.feed(std::string_view(in).substr(i, step), out);
+    return out;
+}
+}  // namespace
+
+TEST(HandshakeInput, Tls12KeyExchangeReassembledAndPassedThroughAfterCcs) {
+    const std::string fin = rec('\x16', std::string(40, 'F'));  // encrypted: raw
+    const std::string want = reframe(kCke) + kCcsRec + fin;
+    for (size_t frag : {size_t(1), size_t(2), size_t(3), size_t(37)}) {
+        std::string in;
+        for (size_t i = 0; i < kCke.size(); i += frag) in += rec('\x16', kCke.substr(i, frag));
+        in += kCcsRec + fin;
+        for (size_t step : {size_t(1), size_t(5), size_t(1000)}) {
+            HandshakeInput::Status st;
+            EXPECT_EQ(normalised(0x0303, in, step, st), want) << frag << "/" << step;
+            EXPECT_EQ(st, HandshakeInput::Status::Ok);
+        }
+    }
+}
+
+TEST(HandshakeInput, Tls12Refusals) {
+    auto v = [](const std::string& in) {
+        HandshakeInput h(0x0303);
+        std::string out;
+        EXPECT_EQ(h.feed(in, out), HandshakeInput::Status::Fatal) << in.size();
+        return h.violation();
+    };
+    EXPECT_EQ(v(rec('\x17', "")), Violation::UnexpectedRecordType);
+    EXPECT_EQ(v(rec('\x17', "GET")), Violation::UnexpectedRecordType);
+    EXPECT_EQ(v(rec('\x14', "\x02")), Violation::UnexpectedCcs);
+    EXPECT_EQ(v(rec('\x14', std::string("\x01\x01", 2))), Violation::UnexpectedCcs);
+    EXPECT_EQ(v(rec('\x14', "")), Violation::UnexpectedCcs);
+    EXPECT_EQ(v(rec('\x16', "")), Violation::ZeroLengthFragment);
+    EXPECT_EQ(v(rec('\x18', "x")), Violation::UnexpectedRecordType);
+    EXPECT_EQ(v(rec('\x16', kCke.substr(0, 3)) + kCcsRec), Violation::InterleavedRecord);
+}
+
+TEST(HandshakeInput, Tls13OneCcsThenPoison) {
+    const std::string enc = rec('\x17', std::string(53, 'E'));
+    HandshakeInput::Status st;
+    EXPECT_EQ(normalised(0x0304, kCcsRec + enc, 1, st), kCcsRec + enc);
+    EXPECT_EQ(st, HandshakeInput::Status::Ok);
+    // A second CCS: wolfSSL gets a plaintext Finished instead (it answers unexpected_message,
+    // encrypted) and nothing after it.
+    const std::string out = normalised(0x0304, kCcsRec + kCcsRec + enc, 3, st);
+    EXPECT_EQ(st, HandshakeInput::Status::Poisoned);
+    EXPECT_EQ(out, kCcsRec + std::string("\x16\x03\x03\x00\x04\x14\x00\x00\x00", 9));
+    normalised(0x0304, rec('\x14', "\x02"), 1, st);
+    EXPECT_EQ(st, HandshakeInput::Status::Poisoned);
+    normalised(0x0304, rec('\x18', "\x01"), 1, st);
+    EXPECT_EQ(st, HandshakeInput::Status::Poisoned);
+    // A second ClientHello after a HelloRetryRequest, fragmented: reassembled.
+    Hello h;
+    const std::string ch = h.message();
+    std::string in;
+    for (size_t i = 0; i < ch.size(); i += 5) in += rec('\x16', ch.substr(i, 5));
+    EXPECT_EQ(normalised(0x0304, kCcsRec + in, 7, st), kCcsRec + reframe(ch));
+}
+
+TEST(HandshakeInput, PendingGivesBackWhatWasHeld) {
+    HandshakeInput h(0x0304);
+    std::string out;
+    const std::string enc = rec('\x17', std::string(20, 'E'));
+    h.feed(enc + enc.substr(0, 3), out);
+    EXPECT_EQ(out, enc);
+    EXPECT_EQ(h.pending(), enc.substr(0, 3));  // a partial header
+    HandshakeInput p(0x0304);
+    std::string o2;
+    p.feed(rec('\x16', kCke.substr(0, 4)) + rec('\x16', kCke.substr(4)).substr(0, 8), o2);
+    EXPECT_EQ(o2, "");
+    EXPECT_EQ(p.pending(), reframe(kCke.substr(0, 4)) + rec('\x16', kCke.substr(4)).substr(0, 8));
 }
