@@ -339,9 +339,8 @@ PRE = [
     ('pre_zero_length_handshake_between_fragments',
      lambda: (lambda m: record(CT_HANDSHAKE, m[:50]) + record(CT_HANDSHAKE, b'') +
               record(CT_HANDSHAKE, m[50:]))(ch()), 'unexpected_message'),
-    ('pre_record_over_16k',
-     lambda: (lambda m: record(CT_HANDSHAKE, m[:16385]))(
-         Hello('1.3', padding=17000).encode()), 'record_overflow'),
+    ('pre_record_over_16k',         # a hello of 16,385 bytes (body under the bound) in one record
+     lambda: record(CT_HANDSHAKE, padded_hello('1.3', 16381).encode()), 'record_overflow'),
     ('pre_first_message_server_hello',
      lambda: record(CT_HANDSHAKE, hs_msg(T.SERVER_HELLO, Hello('1.3').body())),
      'unexpected_message'),
@@ -514,15 +513,30 @@ def c_alpn_ok(env):
                  check=check)
 
 
-def c_padding_64k(env):
-    """ClientHellos up to the largest legal one (extensions block 2^16 - 1) are accepted."""
+KMAX_HELLO = 16 * 1024     # docs/hostile-peers.md: a ClientHello body over 16 KiB is refused
+
+
+def padded_hello(version, body_len):
+    """A well-formed ClientHello whose body is exactly body_len bytes (padding extension)."""
+    h = Hello(version)
+    fixed = len(h.body()) - len(h.extensions_bytes())
+    return h.pad_extensions_to(body_len - fixed)
+
+
+def c_hello_sizes(env):
+    """Well-formed hellos with bodies up to 16 KiB are accepted (any record split); one byte
+    more, or a hello with 64 KiB of padding (the most a legal hello holds), is refused with
+    illegal_parameter from its header."""
     checks = []
     for v in ('1.3', '1.2'):
-        for ext_len in (16500, 20000, 32768, 65535):
-            def one(v=v, ext_len=ext_len):
-                h = Hello(v).pad_extensions_to(ext_len)
-                hello_ok(env, h, 'TLS %s ClientHello of %d bytes' % (v, len(h.encode())))
-            checks.append(('TLS %s, extensions block %d bytes' % (v, ext_len), one))
+        for n, sizes in ((8000, None), (KMAX_HELLO, None), (KMAX_HELLO, 1000)):
+            checks.append(('TLS %s, body %d bytes, records %s' % (v, n, sizes or '2^14'),
+                           lambda v=v, n=n, sizes=sizes: hello_ok(
+                               env, padded_hello(v, n), 'TLS %s hello body %d' % (v, n),
+                               sizes=sizes)))
+        for n in (KMAX_HELLO + 1, 65000):
+            checks.append(('TLS %s, body %d bytes' % (v, n), lambda v=v, n=n: hello_fatal(
+                env, padded_hello(v, n), 'illegal_parameter', 'TLS %s hello body %d' % (v, n))))
     multi(checks)
 
 
@@ -1315,14 +1329,14 @@ def hostile_cases(host, port, binary, **opts):
         add(name, pre_bytes, data, desc, name)
     add('hello_malformed_decode_error', c_malformed_hellos)
     add('hello_eof_partial', c_eof_partial_hello)
-    add('hello_200k_illegal_parameter', c_huge_hello, 200 * 1024)
-    add('hello_16m_illegal_parameter', c_huge_hello, (1 << 24) - 1)
-    add('hello_128k_plus_1_illegal_parameter', c_huge_hello, 128 * 1024 + 1)
+    add('hello_claims_16k_plus_1_illegal_parameter', c_huge_hello, KMAX_HELLO + 1)
+    add('hello_claims_200k_illegal_parameter', c_huge_hello, 200 * 1024)
+    add('hello_claims_16m_illegal_parameter', c_huge_hello, (1 << 24) - 1)
     for name, mk, desc in HELLO_FATAL:
         add('hello_' + name, hello_fatal, mk, desc, name)
     add('hello_x25519_low_order', c_x25519_low_order)
     add('hello_alpn_http11', c_alpn_ok)
-    add('hello_padding_64k', c_padding_64k)
+    add('hello_sizes', c_hello_sizes)
     for v in ('1.3', '1.2'):
         for sizes in (1, 2, 3, 7, 100):
             add('hello_fragmented_tls%s_%d' % (v.replace('.', ''), sizes), c_fragmented, v,
