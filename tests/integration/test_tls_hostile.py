@@ -217,19 +217,6 @@ class Env:
             raise Failure('%s: %s -- got %r' % (what, '; '.join(errs), o))
         return o
 
-    def wait_alert(self, c, what, timeout=2.0):
-        deadline = time.monotonic() + timeout
-        n = c.mark
-        try:
-            while time.monotonic() < deadline:
-                for e in c.events[n:]:
-                    if e[0] == 'alert':
-                        return e[1], e[2]
-                c.pump(max(0.001, deadline - time.monotonic()))
-        except (T.TlsError, OSError) as e:
-            raise Failure('%s: no alert, %r -- %r' % (what, e, T.Outcome(c.events[n:], '?', None)))
-        raise Failure('%s: no alert within %.1f s' % (what, timeout))
-
     # -- own servers (cases that need other flags) -----------------------------------------
 
     def start_server(self, extra):
