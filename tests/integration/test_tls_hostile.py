@@ -562,6 +562,11 @@ def c_matrix(env):
             env, Hello('1.3', groups=[g], shares=[g]), 'group 0x%04x' % g)))
         checks.append(('TLS 1.2 group 0x%04x' % g, lambda g=g: hello_ok(
             env, Hello('1.2', groups=[g]), 'group 0x%04x' % g)))
+    for label, h in (('TLS 1.2 without extended_master_secret', lambda: Hello('1.2', ems=False)),
+                     ('TLS 1.2 with a session id', lambda: Hello('1.2', session_id=os.urandom(32))),
+                     ('TLS 1.3 without server_name', lambda: Hello('1.3', sni=None)),
+                     ('TLS 1.2 + 1.3 offered', lambda: Hello('both'))):
+        checks.append((label, lambda h=h, label=label: hello_ok(env, h(), label)))
     multi(checks)
 
 
