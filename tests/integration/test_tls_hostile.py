@@ -802,6 +802,9 @@ def post(env, profile, what, send, expect, app_ok=False):
         c.send(send(c))
         if expect == 'ignored':
             env.get_ok(c, what + ', then a request')
+        elif expect == 'ignored_after_one':      # one request inside what was sent
+            answered(env, c, what, 1)
+            env.get_ok(c, what + ', then a request')
         elif callable(expect):
             expect(env, c, what)
         elif expect:
@@ -915,6 +918,10 @@ def post_cases(profile):
                 lambda c: c.seal(CT_APP, b''), 'ignored'))
     out.append(('zero_length_appdata_32', '32 zero-length application data records',
                 lambda c: b''.join(c.seal(CT_APP, b'') for _ in range(32)), 'ignored'))
+    out.append(('zero_length_appdata_32_twice', '32 zero-length records, a request, 32 more '
+                '(the run ends at application data)', lambda c: b''.join(
+                    c.seal(CT_APP, b'') for _ in range(32)) + c.seal(CT_APP, request()) +
+                b''.join(c.seal(CT_APP, b'') for _ in range(32)), 'ignored_after_one'))
     out.append(('zero_length_appdata_33', '33 zero-length application data records',
                 lambda c: b''.join(c.seal(CT_APP, b'') for _ in range(33)),
                 'unexpected_message'))
@@ -1064,6 +1071,10 @@ def post12_cases(profile):
         ('renegotiation_17th_fatal', '17 renegotiation attempts', reneg(), reneg_17),
         ('warning_alerts_4_ignored', '4 warning alerts',
          lambda c: b''.join(c.send_alert(1, 42, send=False) for _ in range(4)), 'ignored'),
+        ('warning_alerts_4_twice', '4 warning alerts, a request, 4 more',
+         lambda c: b''.join(c.send_alert(1, 42, send=False) for _ in range(4)) +
+         c.seal(CT_APP, request()) +
+         b''.join(c.send_alert(1, 42, send=False) for _ in range(4)), 'ignored_after_one'),
         ('warning_alerts_5_fatal', '5 warning alerts in a row',
          lambda c: b''.join(c.send_alert(1, 42, send=False) for _ in range(5)),
          'unexpected_message'),
@@ -1200,11 +1211,18 @@ def c_key_update_first_flight(env, profile):
         c.close()
 
 
-def c_key_update_flood(env, profile, n):
+def c_key_update_flood(env, profile, n, twice=False):
     c = env.established(profile)
-    what = '%s: %d KeyUpdates in a row' % (profile, n)
+    what = '%s: %d KeyUpdates in a row%s' % (profile, n, ', a request, %d more' % n
+                                               if twice else '')
     try:
-        c.send(b''.join(c.key_update(False, send=False) for _ in range(n)))
+        data = b''.join(c.key_update(False, send=False) for _ in range(n))
+        if twice:
+            data += c.seal(CT_APP, request())
+            data += b''.join(c.key_update(False, send=False) for _ in range(n))
+        c.send(data)
+        if twice:
+            answered(env, c, what, 1)
         if n > 32:
             env.fatal(c, 'unexpected_message', what)
         else:
@@ -1371,6 +1389,7 @@ def hostile_cases(host, port, binary, **opts):
             add(prof + '_key_update_split_records', c_key_update, prof, False, [3])
             add(prof + '_key_update_requested_3_rounds', c_key_update, prof, True, None, 3)
             add(prof + '_key_update_32', c_key_update_flood, prof, 32)
+            add(prof + '_key_update_32_twice', c_key_update_flood, prof, 32, True)
             add(prof + '_key_update_33', c_key_update_flood, prof, 33)
     if binary:
         add('dos_50_forged_records_and_close', c_dos_forged_records, True)
