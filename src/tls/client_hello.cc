@@ -384,6 +384,19 @@ bool HandshakeInput::decide(std::string& out, Violation& v) {
             v = Violation::UnexpectedRecordType;
             return false;
         }
+        if (type == 23 && crypto_ != nullptr && !keys_done_) {
+            if (left_ > kMaxFragment + 256) {
+                v = Violation::RecordTooLong;
+                return false;
+            }
+            mode_ = Mode::Sealed;
+            sealed_.assign(reinterpret_cast<const char*>(hdr_), 5);
+            return true;
+        }
+        if (!plain_.empty()) {  // inside an encrypted handshake message
+            v = Violation::InterleavedRecord;
+            return false;
+        }
         mode_ = Mode::Pass;
         out.append(reinterpret_cast<const char*>(hdr_), 5);
         return true;
@@ -393,7 +406,61 @@ bool HandshakeInput::decide(std::string& out, Violation& v) {
     }
 }
 
+// One record under the client's handshake key: its handshake messages go to wolfSSL one per
+// record, sealed again with our own sequence numbers (wolfSSL counts what it reads).
+bool HandshakeInput::finish_sealed(std::string& out, Violation& v) {
+    uint8_t type = 0;
+    std::string plain;
+    if (!crypto_->open(seq_in_++, sealed_, type, plain)) {
+        // A forged record fails under any sequence number: wolfSSL answers it (bad_record_mac,
+        // under the keys it holds). Nothing more is re-framed.
+        out += sealed_;
+        keys_done_ = true;
+        return true;
+    }
+    if (type != kTypeHandshake) {
+        if (!plain_.empty()) {
+            v = Violation::InterleavedRecord;
+            return false;
+        }
+        if (!crypto_->seal(seq_out_++, type, plain, out)) {
+            v = Violation::Internal;
+            return false;
+        }
+        return true;
+    }
+    if (plain.empty()) {
+        v = Violation::ZeroLengthFragment;
+        return false;
+    }
+    plain_ += plain;
+    size_t pos = 0;
+    while (plain_.size() - pos >= 4) {
+        const auto* h = reinterpret_cast<const uint8_t*>(plain_.data()) + pos;
+        const size_t len = (size_t{h[1]} << 16) | (size_t{h[2]} << 8) | h[3];
+        if (len > kMaxFragment - 4) {
+            v = Violation::HandshakeTooLarge;
+            return false;
+        }
+        if (plain_.size() - pos < 4 + len) break;
+        if (!crypto_->seal(seq_out_++, kTypeHandshake,
+                           std::string_view(plain_).substr(pos, 4 + len), out)) {
+            v = Violation::Internal;
+            return false;
+        }
+        pos += 4 + len;
+        if (h[0] == 20) keys_done_ = true;  // Finished: the client's application keys next
+    }
+    plain_.erase(0, pos);
+    if (keys_done_ && !plain_.empty()) {  // a message across the key change (RFC 8446 §5.1)
+        v = Violation::KeyUpdateNotAtRecordEnd;
+        return false;
+    }
+    return true;
+}
+
 bool HandshakeInput::finish_record(std::string& out, Violation& v) {
+    if (mode_ == Mode::Sealed) return finish_sealed(out, v);
     if (mode_ == Mode::Ccs) {
         if (ccs_value_ != 1 || (tls13_ && ++ccs_seen_ > 1)) {
             v = Violation::UnexpectedCcs;
@@ -450,6 +517,7 @@ HandshakeInput::Status HandshakeInput::feed(std::string_view in, std::string& ou
         const std::string_view body = in.substr(i, take);
         if (mode_ == Mode::Pass) out.append(body);
         else if (mode_ == Mode::Handshake) frag_.append(body);
+        else if (mode_ == Mode::Sealed) sealed_.append(body);
         else ccs_value_ = static_cast<uint8_t>(body[0]);
         i += take;
         left_ -= take;
@@ -468,6 +536,7 @@ std::string HandshakeInput::pending() const {
     const size_t earlier = in_hs_record ? rec_start_ : frag_.size();
     if (earlier > 0) raw = reframe(std::string_view(frag_).substr(0, earlier));
     if (hdr_n_ == 5 && mode_ == Mode::Pass) return raw;  // its header already went out
+    if (hdr_n_ == 5 && mode_ == Mode::Sealed) return raw + sealed_;
     raw.append(reinterpret_cast<const char*>(hdr_), hdr_n_);
     if (in_hs_record) raw.append(std::string_view(frag_).substr(rec_start_));
     return raw;

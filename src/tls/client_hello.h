@@ -115,11 +115,27 @@ bool x25519_low_order(std::string_view key);
 // handshake keys, which only wolfSSL holds, so the violation is handed to wolfSSL as a
 // plaintext handshake record after the ServerHello — which it answers, encrypted, with
 // unexpected_message — and everything after it is dropped (Poisoned).
+// TLS 1.3: the client's records under its handshake traffic key, opened and sealed by the
+// caller (the key is derived in session.cc from wolfSSL's secret). wolfSSL 5.5.4 cannot
+// reassemble an encrypted handshake message whose 4-byte header is split across records (it
+// closes without an alert); with this, every message reaches it whole in a record of its own.
+class HandshakeCrypto {
+public:
+    virtual ~HandshakeCrypto() = default;
+    // One record (5-byte header + body) under sequence `seq`: its inner type and plaintext.
+    virtual bool open(uint64_t seq, std::string_view record, uint8_t& type, std::string& plain) = 0;
+    // Appends one record of inner type `type` under sequence `seq`.
+    virtual bool seal(uint64_t seq, uint8_t type, std::string_view plain, std::string& out) = 0;
+};
+
 class HandshakeInput {
 public:
     enum class Status { Ok, Fatal, Poisoned };
 
     explicit HandshakeInput(uint16_t version) : tls13_(version == 0x0304) {}
+    // From now on (TLS 1.3) the client's encrypted records are re-framed until its Finished.
+    void set_crypto(HandshakeCrypto* c) { crypto_ = c; }
+    [[nodiscard]] bool has_crypto() const { return crypto_ != nullptr; }
     Status feed(std::string_view in, std::string& out);
     [[nodiscard]] Violation violation() const { return violation_; }
     // Raw bytes held back so far (a partial record header or handshake record): they belong
@@ -127,10 +143,11 @@ public:
     [[nodiscard]] std::string pending() const;
 
 private:
-    enum class Mode : uint8_t { Pass, Handshake, Ccs };
+    enum class Mode : uint8_t { Pass, Handshake, Ccs, Sealed };
     Status refuse(Violation v, std::string& out);
     bool decide(std::string& out, Violation& v);
     bool finish_record(std::string& out, Violation& v);
+    bool finish_sealed(std::string& out, Violation& v);
 
     bool tls13_;
     bool through_ = false;  // TLS 1.2 after the client's CCS
@@ -144,6 +161,11 @@ private:
     size_t rec_start_ = 0;   // where in frag_ the current record's body began
     uint8_t ccs_value_ = 0;
     unsigned ccs_seen_ = 0;
+    HandshakeCrypto* crypto_ = nullptr;
+    std::string sealed_;      // the encrypted record being received
+    std::string plain_;       // TLS 1.3 handshake plaintext not yet a whole message
+    uint64_t seq_in_ = 0, seq_out_ = 0;
+    bool keys_done_ = false;  // the client's Finished went out: application keys follow
 };
 
 // The handshake message as plaintext handshake records (at most 2^14 bytes each).

@@ -3,6 +3,8 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfcrypt/hash.h>
+#include <wolfssl/wolfcrypt/aes.h>
+#include <wolfssl/wolfcrypt/chacha20_poly1305.h>
 #include <wolfssl/wolfcrypt/kdf.h>
 
 #include <algorithm>
@@ -65,6 +67,11 @@ struct Session::Secrets {
     static void capture(Session& s, const byte* prk, word32 len, int side) {
         if (len == 0 || len > sizeof s.client_secret_) return;
         if (side == WOLFSSL_CLIENT_END) {
+            // The first client key derived is the handshake traffic key (no 0-RTT here).
+            if (s.client_hs_secret_len_ == 0 && s.client_secret_len_ == 0) {
+                memcpy(s.client_hs_secret_, prk, len);
+                s.client_hs_secret_len_ = uint8_t(len);
+            }
             memcpy(s.client_secret_, prk, len);
             s.client_secret_len_ = uint8_t(len);
         } else if (side == WOLFSSL_SERVER_END) {
@@ -125,12 +132,102 @@ int hkdf_capture_cb(byte* okm, word32 okm_len, const byte* prk, word32 prk_len,
     return NOT_COMPILED_IN;  // let wolfSSL compute it
 }
 
+// The client's TLS 1.3 handshake traffic key, for HandshakeInput to re-frame what the client
+// encrypted under it (client_hello.h). wolfCrypt's AEAD: a few records per handshake.
+struct Session::HsCrypto final : HandshakeCrypto {
+    int bulk = 0;
+    uint8_t key[32] = {};
+    size_t key_len = 0;
+    uint8_t iv[12] = {};
+
+    ~HsCrypto() override {
+        secure_wipe(key, sizeof key);
+        secure_wipe(iv, sizeof iv);
+    }
+    void nonce(uint64_t seq, uint8_t out[12]) const {
+        memcpy(out, iv, 12);
+        for (int i = 0; i < 8; ++i) out[11 - i] ^= static_cast<uint8_t>(seq >> (8 * i));
+    }
+    bool aead(bool seal, uint64_t seq, const uint8_t* aad, const uint8_t* in, size_t n,
+              uint8_t* out, uint8_t* tag) const {
+        uint8_t nc[12];
+        nonce(seq, nc);
+        if (bulk == wolfssl_chacha) {
+            return seal ? wc_ChaCha20Poly1305_Encrypt(key, nc, aad, 5, in, word32(n), out, tag) == 0
+                        : wc_ChaCha20Poly1305_Decrypt(key, nc, aad, 5, in, word32(n), tag, out) == 0;
+        }
+        Aes aes;
+        if (wc_AesInit(&aes, nullptr, INVALID_DEVID) != 0) return false;
+        bool ok = wc_AesGcmSetKey(&aes, key, word32(key_len)) == 0;
+        ok = ok && (seal ? wc_AesGcmEncrypt(&aes, out, in, word32(n), nc, 12, tag, 16, aad, 5)
+                         : wc_AesGcmDecrypt(&aes, out, in, word32(n), nc, 12, tag, 16, aad, 5)) == 0;
+        wc_AesFree(&aes);
+        return ok;
+    }
+    bool open(uint64_t seq, std::string_view rec, uint8_t& type, std::string& plain) override {
+        if (rec.size() < 5 + 17) return false;
+        const auto* r = reinterpret_cast<const uint8_t*>(rec.data());
+        const size_t n = rec.size() - 5 - 16;
+        plain.resize(n);
+        if (!aead(false, seq, r, r + 5, n, reinterpret_cast<uint8_t*>(plain.data()),
+                  const_cast<uint8_t*>(r + 5 + n)))
+            return false;
+        while (!plain.empty() && plain.back() == 0) plain.pop_back();  // padding
+        if (plain.empty()) return false;  // no content type: wolfSSL refuses it
+        type = static_cast<uint8_t>(plain.back());
+        plain.pop_back();
+        return true;
+    }
+    bool seal(uint64_t seq, uint8_t type, std::string_view text, std::string& out) override {
+        const size_t n = text.size() + 1;
+        const uint8_t hdr[5] = {23, 3, 3, static_cast<uint8_t>((n + 16) >> 8),
+                                static_cast<uint8_t>((n + 16) & 0xff)};
+        std::string inner(text);
+        inner += static_cast<char>(type);
+        const size_t at = out.size();
+        out.append(reinterpret_cast<const char*>(hdr), 5);
+        out.resize(at + 5 + n + 16);
+        auto* o = reinterpret_cast<uint8_t*>(out.data()) + at;
+        const bool ok = aead(true, seq, o, reinterpret_cast<const uint8_t*>(inner.data()), n,
+                             o + 5, o + 5 + n);
+        secure_wipe(inner.data(), inner.size());
+        if (!ok) out.resize(at);
+        return ok;
+    }
+};
+
+// Once wolfSSL has derived the client's handshake key (its ServerHello is written).
+void Session::arm_handshake_crypto() {
+    if (!hs_in_ || hs_in_->has_crypto() || client_hs_secret_len_ == 0) return;
+    WOLFSSL* s = ssl_.get();
+    auto c = std::make_unique<HsCrypto>();
+    c->bulk = wolfSSL_GetBulkCipher(s);
+    const int ks = wolfSSL_GetKeySize(s);
+    if ((c->bulk != wolfssl_aes_gcm && c->bulk != wolfssl_chacha) || ks <= 0 || ks > 32) return;
+    c->key_len = size_t(ks);
+    const int digest = client_hs_secret_len_ == 48 ? int(WC_SHA384) : int(WC_SHA256);
+    static const byte kProto[] = "tls13 ";
+    if (wc_Tls13_HKDF_Expand_Label(c->key, word32(ks), client_hs_secret_, client_hs_secret_len_,
+                                   kProto, 6, reinterpret_cast<const byte*>("key"), 3, nullptr, 0,
+                                   digest) != 0 ||
+        wc_Tls13_HKDF_Expand_Label(c->iv, 12, client_hs_secret_, client_hs_secret_len_, kProto, 6,
+                                   reinterpret_cast<const byte*>("iv"), 2, nullptr, 0,
+                                   digest) != 0)
+        return;
+    secure_wipe(client_hs_secret_, sizeof client_hs_secret_);
+    hs_crypto_ = std::move(c);
+    hs_in_->set_crypto(hs_crypto_.get());
+}
+
 void Session::SslDeleter::operator()(WOLFSSL* s) const { wolfSSL_free(s); }
 
 Session::Session(Context& ctx) : ctx_(ctx) {}
 
 Session::~Session() {
     ssl_.reset();  // wolfSSL zeroes its keys in wolfSSL_free
+    hs_in_.reset();
+    hs_crypto_.reset();
+    secure_wipe(client_hs_secret_, sizeof client_hs_secret_);
     secure_wipe(client_secret_, sizeof client_secret_);
     secure_wipe(server_secret_, sizeof server_secret_);
     secure_wipe(in_.data(), in_.size());
@@ -345,6 +442,7 @@ Session::Step Session::advance() {
             ret = wolfSSL_accept(ssl_.get());
             if (compat_ccs_ && first_output && wrote_any_) insert_compat_ccs(out_before);
         }
+        arm_handshake_crypto();
         if (ret == WOLFSSL_SUCCESS && !curve_allowed(ssl_.get())) {
             fail_with(std::string("handshake failed: disallowed key exchange group ") +
                       wolfSSL_get_curve_name(ssl_.get()));

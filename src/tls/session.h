@@ -77,6 +77,7 @@ public:
     // Internal (used by the wolfSSL callbacks in session.cc).
     struct Io;
     struct Secrets;
+    struct HsCrypto;
 
 private:
     struct SslDeleter {
@@ -87,6 +88,7 @@ private:
     Step fail_alert(Violation v, std::string_view why);
     void insert_compat_ccs(size_t first);
     void normalise(std::string_view bytes);
+    void arm_handshake_crypto();
 
     Context& ctx_;
     std::unique_ptr<WOLFSSL, SslDeleter> ssl_;
@@ -101,6 +103,9 @@ private:
     bool compat_ccs_ = false; // a change_cipher_spec is owed after the first ServerHello
     HelloReader hello_;
     std::optional<HandshakeInput> hs_in_;  // after the hello (its version known)
+    std::unique_ptr<HsCrypto> hs_crypto_;  // TLS 1.3: the client's handshake key, re-framing
+    uint8_t client_hs_secret_[48] = {};
+    uint8_t client_hs_secret_len_ = 0;
     std::string after_hello_;  // bytes after the hello, until its version is known
     size_t hello_fed_ = 0;
     std::optional<Violation> violation_;

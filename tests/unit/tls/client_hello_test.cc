@@ -392,3 +392,55 @@ TEST(HandshakeInput, PendingGivesBackWhatWasHeld) {
     EXPECT_EQ(o2, "");
     EXPECT_EQ(p.pending(), reframe(kCke.substr(0, 4)) + rec('\x16', kCke.substr(4)).substr(0, 8));
 }
+
+namespace {
+// A stand-in AEAD: the record body is seq byte | plaintext | inner type (no protection), so the
+// re-framing logic is tested without keys.
+struct FakeCrypto : HandshakeCrypto {
+    bool open(uint64_t seq, std::string_view r, uint8_t& type, std::string& plain) override {
+        if (r.size() < 7 || static_cast<uint8_t>(r[5]) != static_cast<uint8_t>(seq)) return false;
+        plain.assign(r.substr(6, r.size() - 7));
+        type = static_cast<uint8_t>(r.back());
+        return true;
+    }
+    bool seal(uint64_t seq, uint8_t type, std::string_view p, std::string& out) override {
+        out += rec('\x17', std::string(1, char(seq)) + std::string(p) + char(type));
+        return true;
+    }
+};
+}  // namespace
+
+TEST(HandshakeInput, Tls13EncryptedMessagesReframedUntilFinished) {
+    FakeCrypto fc;
+    const std::string fin = std::string("\x14\x00\x00\x20", 4) + std::string(32, 'f');
+    for (size_t frag : {size_t(1), size_t(3), size_t(4), size_t(35)}) {
+        std::string in = kCcsRec;
+        uint64_t seq = 0;
+        for (size_t i = 0; i < fin.size(); i += frag)
+            fc.seal(seq++, 22, fin.substr(i, frag), in);
+        const std::string app = rec('\x17', "application keys: passed as they are");
+        in += app;
+        HandshakeInput h(0x0304);
+        h.set_crypto(&fc);
+        std::string out;
+        ASSERT_EQ(h.feed(in, out), HandshakeInput::Status::Ok) << frag;
+        std::string want = kCcsRec;
+        fc.seal(0, 22, fin, want);
+        EXPECT_EQ(out, want + app) << frag;
+    }
+    // A record that does not open goes to wolfSSL as it is (it answers bad_record_mac).
+    HandshakeInput h(0x0304);
+    h.set_crypto(&fc);
+    std::string out;
+    const std::string forged = rec('\x17', std::string("\x07xyz\x16", 5));
+    EXPECT_EQ(h.feed(forged, out), HandshakeInput::Status::Ok);
+    EXPECT_EQ(out, forged);
+    // Another type in the middle of a split message is refused.
+    HandshakeInput m(0x0304);
+    m.set_crypto(&fc);
+    std::string o2, in2;
+    fc.seal(0, 22, fin.substr(0, 2), in2);
+    fc.seal(1, 21, std::string("\x01\x00", 2), in2);
+    EXPECT_EQ(m.feed(in2, o2), HandshakeInput::Status::Poisoned);
+    EXPECT_EQ(m.violation(), Violation::InterleavedRecord);
+}
