@@ -748,6 +748,7 @@ bool Conn::safe_to_close() {
 
 void Conn::finish_close() {
     if (closing_) return;
+    if (handshaking_) tls_handshake_failed();  // e.g. a reset in the middle of it
     closing_ = true;
     deadline_kind_ = Deadline::None;
     if (ops_in_flight()) {
@@ -831,7 +832,7 @@ void Conn::tick(uint64_t now_ms) {
     case Deadline::Header:
         if (handshaking_) {
             // --handshake-timeout: a handshake that failed, not a slow request.
-            c.handshakes_failed.add(1);
+            tls_handshake_failed();
             c.handshake_timeouts.add(1);
         } else {
             c.timeouts_header.add(1);

@@ -123,6 +123,7 @@ private:
     struct TlsState;
     void tls_start(tls::Context& ctx);
     void tls_release();
+    void tls_handshake_failed();
     void tls_drive_handshake();
     void tls_after_flight();
     void tls_on_handshake_bytes(std::string_view data);

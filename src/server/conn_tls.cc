@@ -45,6 +45,7 @@ struct Conn::TlsState {
     bool rx_kernel = false;
     bool handshake_done = false;
     bool handshake_failed = false;
+    bool handshake_counted = false;  // in handshakes_ok or handshakes_failed
     bool notify_sent = false;
     bool notify_in_flight = false;
     bool wire_in_flight = false;
@@ -97,6 +98,14 @@ void Conn::tls_start(tls::Context& ctx) {
 
 void Conn::tls_release() { tls_.reset(); }
 
+// Every TLS connection ends its handshake counted once: ok at the handoff, failed here —
+// refused, timed out, or cut by the peer (FIN or RST) before the keys were handed off.
+void Conn::tls_handshake_failed() {
+    if (!tls_ || tls_->handshake_counted) return;
+    tls_->handshake_counted = true;
+    w_.counters().handshakes_failed.add(1);
+}
+
 // ---- handshake ---------------------------------------------------------------------------
 
 void Conn::tls_drive_handshake() {
@@ -109,7 +118,7 @@ void Conn::tls_drive_handshake() {
     }
     if (step == tls::Session::Step::Failed) {
         t.handshake_failed = true;
-        w_.counters().handshakes_failed.add(1);
+        tls_handshake_failed();
         if (t.session->violation()) w_.counters().tls_alerts_sent.add(1);
     } else if (step == tls::Session::Step::Done) {
         t.handshake_done = true;
@@ -152,7 +161,7 @@ void Conn::tls_on_handshake_eof() {
         t.session->consume_output(out.size());
     }
     t.handshake_failed = true;
-    w_.counters().handshakes_failed.add(1);
+    tls_handshake_failed();
     if (t.session->violation()) w_.counters().tls_alerts_sent.add(1);
     if (t.wire_off < t.wire.size())
         tls_send_wire();  // its completion closes (tls_after_flight)
@@ -164,10 +173,11 @@ void Conn::tls_handoff() {
     TlsState& t = *tls_;
     auto keys = t.session->export_keys();
     if (!keys) {
-        w_.counters().handshakes_failed.add(1);
+        tls_handshake_failed();
         finish_close();
         return;
     }
+    t.handshake_counted = true;
     w_.counters().handshakes_ok.add(1);
     t.version = keys->version;
     t.cipher = keys->cipher;

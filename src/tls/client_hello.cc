@@ -481,6 +481,13 @@ bool HandshakeInput::finish_record(std::string& out, Violation& v) {
             return false;
         }
         if (frag_.size() - pos < 4 + len) break;
+        // TLS 1.2 before the client's CCS: one ClientKeyExchange (sluice requests no client
+        // certificate); TLS 1.3: a ClientHello after a HelloRetryRequest, once.
+        const uint8_t want = tls13_ ? kClientHello : 16;
+        if (h[0] != want || ++messages_ > 1) {
+            v = Violation::UnexpectedHandshake;
+            return false;
+        }
         out += reframe(std::string_view(frag_).substr(pos, 4 + len));
         pos += 4 + len;
     }

@@ -161,6 +161,7 @@ private:
     size_t rec_start_ = 0;   // where in frag_ the current record's body began
     uint8_t ccs_value_ = 0;
     unsigned ccs_seen_ = 0;
+    unsigned messages_ = 0;   // plaintext handshake messages passed on
     HandshakeCrypto* crypto_ = nullptr;
     std::string sealed_;      // the encrypted record being received
     std::string plain_;       // TLS 1.3 handshake plaintext not yet a whole message
