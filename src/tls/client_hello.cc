@@ -48,6 +48,13 @@ constexpr uint8_t kTypeHandshake = 22;
 constexpr uint8_t kClientHello = 1;
 constexpr size_t kMaxFragment = 16384;
 
+// An extension that is one length-prefixed list of 16-bit values and nothing else.
+bool whole_u16_list(Reader e, size_t len_bytes, bool& seen, std::vector<uint16_t>& out) {
+    seen = true;
+    Reader list = e.sub(e.u(len_bytes));
+    return list.u16_list(out) && e.ok && e.n == 0;
+}
+
 // One extension's body. False: malformed.
 bool parse_extension(uint32_t type, Reader e, ClientHelloInfo& out) {
     switch (type) {
@@ -64,21 +71,12 @@ bool parse_extension(uint32_t type, Reader e, ClientHelloInfo& out) {
         }
         return list.ok && e.ok && e.n == 0;
     }
-    case 13: {  // signature_algorithms
-        out.has_sigalgs = true;
-        Reader list = e.sub(e.u(2));
-        return list.u16_list(out.sigalgs) && e.ok && e.n == 0;
-    }
-    case 10: {  // supported_groups
-        out.has_groups = true;
-        Reader list = e.sub(e.u(2));
-        return list.u16_list(out.groups) && e.ok && e.n == 0;
-    }
-    case 43: {  // supported_versions
-        out.has_versions = true;
-        Reader list = e.sub(e.u(1));
-        return list.u16_list(out.versions) && e.ok && e.n == 0;
-    }
+    case 13:  // signature_algorithms
+        return whole_u16_list(e, 2, out.has_sigalgs, out.sigalgs);
+    case 10:  // supported_groups
+        return whole_u16_list(e, 2, out.has_groups, out.groups);
+    case 43:  // supported_versions
+        return whole_u16_list(e, 1, out.has_versions, out.versions);
     case 51: {  // key_share
         out.has_key_share = true;
         Reader list = e.sub(e.u(2));
