@@ -623,6 +623,45 @@ def c_hrr_group(env):
             c.close()
 
 
+def c_hrr_second_hello(env, variant):
+    """After a HelloRetryRequest (for X25519, from an empty key_share): the second
+    ClientHello in 1-byte records, or behind a CCS (middlebox mode), completes; one with a
+    share for another group, or none, is refused with illegal_parameter (RFC 8446 §4.2.8)."""
+    h1 = Hello('1.3', groups=[T.X25519, T.SECP256R1], shares=[], session_id=os.urandom(32))
+    c = env.client()
+    c.auto_hrr = False
+    what = 'second ClientHello after HelloRetryRequest: %s' % variant
+    try:
+        c.send_hello(h1)
+        if c.read_server_hello() != 'hrr':
+            raise Failure('%s: no HelloRetryRequest' % what)
+        if variant in ('other group', 'no share'):
+            h2 = h1.retry(T.SECP256R1 if c.hrr == T.X25519 else T.X25519)
+            if variant == 'no share':
+                h2.share_entries = []
+                h2.set_ext(T.EXT_KEY_SHARE, h2.key_share_body())
+            c.send_hello(h2, record_version=T.TLS12)
+            env.fatal(c, 'illegal_parameter', what)
+            return
+        h2 = h1.retry(c.hrr)
+        extra = T.MIDDLEBOX_CCS if variant.startswith('behind a CCS') else b''
+        if extra:
+            c.send(extra)
+        c.send_hello(h2, record_version=T.TLS12, sizes=1 if variant == '1-byte records' else None)
+        c.read_server_hello()
+        c.read_server_flight()
+        if variant == 'behind a CCS, and another CCS before Finished':
+            c.send(c.send_ccs(send=False) + c.send_finished(send=False))
+            env.fatal(c, 'unexpected_message', what)
+            return
+        c.send_finished()
+        env.get_ok(c, what)
+    except (T.TlsError, OSError) as e:
+        raise Failure('%s: %r -- %r' % (what, e, c.read_until_close(0.2)))
+    finally:
+        c.close()
+
+
 def to_flight(env, profile='tls13_aesgcm', **kw):
     """A client that has read the server's first flight (1.3: up to its Finished; 1.2: up to
     ServerHelloDone) and sent nothing more."""
@@ -677,7 +716,34 @@ HS13 = [
      'decrypt_error', {}),
     ('tls13_finished_in_1_byte_records', lambda c: fragmented_finished(c, 1), 'ok', {}),
     ('tls13_finished_in_3_byte_records', lambda c: fragmented_finished(c, 3), 'ok', {}),
+    # the Finished is a key change: nothing may follow it in its record (RFC 8446 §5.1)
+    ('tls13_bytes_after_finished_in_its_record', lambda c: finished_plus(c, b'\x18\x00'),
+     'unexpected_message', {}),
+    ('tls13_key_update_in_the_finished_record', lambda c: finished_plus(
+        c, hs_msg(T.KEY_UPDATE, b'\x00')), 'unexpected_message', {}),
+    ('tls13_zero_length_handshake_inside_finished', lambda c: (lambda k, m: (
+        k.seal(CT_HANDSHAKE, m[:2]) + k.seal(CT_HANDSHAKE, b'') + k.seal(CT_HANDSHAKE, m[2:])))(
+            c.wkeys, finished_msg(c)), 'unexpected_message', {}),
+    ('tls13_unsolicited_certificate', lambda c: c.seal(CT_HANDSHAKE, hs_msg(
+        T.CERTIFICATE, b'\x00' + u24(0))), 'unexpected_message', {}),
+    ('tls13_end_of_early_data', lambda c: c.seal(CT_HANDSHAKE, hs_msg(5, b'')),
+     'unexpected_message', {}),
 ]
+
+
+def finished_msg(c):
+    """The client Finished message (the state moves on as if it was sent; the caller seals
+    it under the handshake keys, whose sequence number is given back)."""
+    keys = c.wkeys
+    c.send_finished(send=False)
+    keys.seq -= 1
+    return c.msgs[-1]
+
+
+def finished_plus(c, extra):
+    keys = c.wkeys
+    m = finished_msg(c)
+    return keys.seal(CT_HANDSHAKE, m + extra)
 
 
 def fragmented_finished(c, n):
@@ -744,6 +810,17 @@ HS12 = [
      c.send_ccs(send=False), 'bad_record_mac'),
     ('tls12_bad_finished', lambda c: c.send_key_exchange(send=False) + c.send_ccs(send=False) +
      c.send_finished(send=False, verify=bytes(12)), 'decrypt_error'),
+    # only a ClientKeyExchange may come before the client's CCS (no client certificate here)
+    ('tls12_plaintext_finished_before_ccs', lambda c: c.send_key_exchange(send=False) +
+     record(CT_HANDSHAKE, hs_msg(T.FINISHED, bytes(12))), 'unexpected_message'),
+    ('tls12_bytes_after_key_exchange_in_its_record', lambda c: record(
+        CT_HANDSHAKE, c.send_key_exchange(send=False)[5:] + hs_msg(T.FINISHED, bytes(12))),
+     'unexpected_message'),
+    ('tls12_unsolicited_certificate', lambda c: record(CT_HANDSHAKE, hs_msg(
+        T.CERTIFICATE, u24(0))), 'unexpected_message'),
+    ('tls12_zero_length_handshake_inside_key_exchange', lambda c: (lambda m: record(
+        CT_HANDSHAKE, m[:2]) + record(CT_HANDSHAKE, b'') + record(CT_HANDSHAKE, m[2:]))(
+            c.send_key_exchange(send=False)[5:]), 'unexpected_message'),
 ]
 
 
@@ -1361,6 +1438,10 @@ def hostile_cases(host, port, binary, **opts):
             add('middlebox_ccs_%s%s' % ('session_id' if sid else 'no_session_id',
                                        '_hrr' if hrr else ''), c_middlebox_ccs, sid, hrr)
     add('hrr_empty_key_share', c_hrr_group)
+    for v in ('1-byte records', 'behind a CCS', 'behind a CCS, and another CCS before Finished',
+              'other group', 'no share'):
+        add('hrr_second_hello_' + re.sub(r'[^a-z0-9]+', '_', v.lower()).strip('_'),
+            c_hrr_second_hello, v)
     for name, send, expect, kw in HS13:
         if send is None:
             add(name, c_ccs_after_hello_and_before_finished)
