@@ -561,6 +561,10 @@ void Conn::advance_sent(uint64_t n) {
 }
 
 void Conn::on_send(int res) {
+    if (tls_fatal_pending()) {
+        tls_fatal_progress();  // whatever this op did, only the alert goes out now
+        return;
+    }
     if (res < 0) {
         abort();  // EPIPE, ECONNRESET, ECANCELED after a timeout
         return;
@@ -601,6 +605,10 @@ void Conn::start_splice(OutSeg& s) {
 }
 
 void Conn::on_splice_in(int res) {
+    if (tls_fatal_pending()) {
+        tls_fatal_progress();  // whatever this op did, only the alert goes out now
+        return;
+    }
     if (res <= 0) {
         // 0: the file shrank below the Content-Length we promised; the response cannot be
         // completed, so the connection is closed rather than sending wrong bytes.
@@ -615,6 +623,10 @@ void Conn::on_splice_in(int res) {
 }
 
 void Conn::on_splice_out(int res) {
+    if (tls_fatal_pending()) {
+        tls_fatal_progress();  // whatever this op did, only the alert goes out now
+        return;
+    }
     if (res > 0) {
         pipe_fill_ -= std::min<uint64_t>(pipe_fill_, static_cast<uint64_t>(res));
         w_.counters().bytes_sent.add(static_cast<uint64_t>(res));
@@ -639,6 +651,10 @@ void Conn::after_splice() {
 }
 
 void Conn::on_poll(int res) {
+    if (tls_fatal_pending()) {
+        tls_fatal_progress();  // whatever this op did, only the alert goes out now
+        return;
+    }
     if (res < 0 && res != -ECANCELED) {
         abort();
         return;
@@ -765,7 +781,12 @@ void Conn::finish_close() {
 }
 
 void Conn::abort() {
-    // Log what was cut short with the body bytes that did go out.
+    log_cut_short();
+    finish_close();
+}
+
+// Log what was cut short with the body bytes that did go out.
+void Conn::log_cut_short() {
     if (w_.access_log().enabled()) {
         for (size_t i = logs_head_; i < logs_.size(); ++i) {
             uint64_t unsent = 0;
@@ -778,7 +799,6 @@ void Conn::abort() {
         logs_.clear();
         logs_head_ = 0;
     }
-    finish_close();
 }
 
 bool Conn::pipe_holds_unsent_of(size_t log_index) const {

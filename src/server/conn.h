@@ -116,6 +116,7 @@ private:
     void set_deadline(Deadline d, double seconds);
     void close_graceful();
     void finish_close();
+    void log_cut_short();
     void maybe_release();
     [[nodiscard]] bool pipe_holds_unsent_of(size_t log_index) const;
 

@@ -284,7 +284,10 @@ void Conn::tls_handoff() {
 
     t.peer = std::move(peer);
     handshaking_ = false;
-    if (cfg.ktls == config::Config::Ktls::Require && !(t.tx_kernel && t.rx_kernel)) {
+    // --ktls require: a direction the kernel refused. RX kept in userspace by what came
+    // with the Finished (a partial record, a KeyUpdate) is a protocol matter, not a refusal.
+    const bool refused = !t.tx_kernel || (!partial && !t.rx_kernel);
+    if (cfg.ktls == config::Config::Ktls::Require && refused) {
         // The kernel refused this connection's keys: say so with an alert and close.
         c.ktls_refused.add(1);
         tls_fatal(tls::Violation::KernelRefused);
@@ -322,6 +325,10 @@ void Conn::tls_send_wire() {
 void Conn::tls_on_wire_sent(int res) {
     TlsState& t = *tls_;
     t.wire_in_flight = false;
+    if (res <= 0 && t.fatal && !t.fatal_sent) {
+        tls_fatal_progress();  // the send before the alert failed: the alert may still go
+        return;
+    }
     if (res <= 0) {
         abort();
         return;
@@ -376,7 +383,19 @@ void Conn::tls_fatal_progress() {
         file_read_op_.in_flight())
         return;  // each of their completions comes back here (pump)
     if (t.fatal_sent) {
-        abort();  // logs what was cut short, then closes
+        // The alert is queued: FIN right behind it, then close once the client has both —
+        // an unread record left in the kernel (kTLS) would turn an early close() into an RST
+        // that discards the alert still in the send queue. No reading, at most 1 s.
+        log_cut_short();
+        ::shutdown(fd_.get(), SHUT_WR);
+        if (send_queue_empty()) {
+            finish_close();
+            return;
+        }
+        lingering_ = true;
+        linger_no_read_ = true;
+        set_deadline(Deadline::Linger, 1.0);
+        update_recv();
         return;
     }
     t.fatal_sent = true;
@@ -715,6 +734,12 @@ void Conn::tls_on_recvmsg(int res, uint32_t flags) {
         std::string_view data(provided ? b->buffer(bid) : rxbuf_.get(), static_cast<size_t>(res));
         const uint8_t type = t.rxmsg.record_type().value_or(ktls::kApplicationData);
         bool go_on = true;
+        if (type == ktls::kApplicationData && t.peer->mid_message()) {
+            // The kernel hands data up without the record view: the interleave check here.
+            if (provided) b->recycle(bid);
+            tls_fatal(tls::Violation::InterleavedRecord);
+            return;
+        }
         if (type == ktls::kApplicationData) {
             t.peer->on_application_data();
             on_bytes(data);
@@ -723,6 +748,12 @@ void Conn::tls_on_recvmsg(int res, uint32_t flags) {
         }
         if (provided) b->recycle(bid);
         if (!go_on || closing_) return;
+    } else if (res == 0 && t.rxmsg.record_type().value_or(ktls::kApplicationData) !=
+                               ktls::kApplicationData) {
+        // An empty control record (a zero-length alert or handshake fragment), not EOF.
+        if ((flags & IORING_CQE_F_BUFFER) != 0)
+            b->recycle(static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT));
+        if (!tls_on_record(*t.rxmsg.record_type(), {}) || closing_) return;
     } else if (res == 0) {
         read_eof_ = true;
         if (lingering_ || (!busy() && inbuf_.empty())) {
@@ -735,6 +766,12 @@ void Conn::tls_on_recvmsg(int res, uint32_t flags) {
     } else if (res == -EBADMSG || res == -EMSGSIZE || res == -EINVAL) {
         // The kernel's record checks failed (net/tls): the same alert as the user layer.
         tls_fatal(tls::violation_for_errno(-res));
+        return;
+    } else if (res == -EKEYEXPIRED) {
+        // 6.14+ stops reading at a handshake record that begins a KeyUpdate; one split over
+        // records cannot be followed there (its tail is under the old key, the kernel wants
+        // the new one): it is ours that cannot go on, hence internal_error.
+        tls_fatal(tls::Violation::Internal);
         return;
     } else if (res < 0 && res != -ECANCELED) {
         abort();  // ECONNRESET, EIO: the stream is broken
