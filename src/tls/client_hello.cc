@@ -425,6 +425,15 @@ bool HandshakeInput::retry_hello_ok(std::string_view msg, Violation& v) const {
 // One record under the client's handshake key: its handshake messages go to wolfSSL one per
 // record, sealed again with our own sequence numbers (wolfSSL counts what it reads).
 bool HandshakeInput::finish_sealed(std::string& out, Violation& v) {
+    if (seq_in_ == seq_out_ && plain_.empty() &&
+        sealed_.size() == 5 + crypto_->finished_record_len()) {
+        // The usual case: the Finished in one record of its own. wolfSSL reads it as it came
+        // (a forgery of that size is wolfSSL's to refuse), and the client's next records are
+        // under its application keys.
+        out += sealed_;
+        keys_done_ = true;
+        return true;
+    }
     uint8_t type = 0;
     std::string plain;
     if (!crypto_->open(seq_in_++, sealed_, type, plain)) {

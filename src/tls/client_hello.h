@@ -122,6 +122,9 @@ bool x25519_low_order(std::string_view key);
 class HandshakeCrypto {
 public:
     virtual ~HandshakeCrypto() = default;
+    // Body length of a record that holds exactly the client's Finished (and nothing else):
+    // such a record is passed on unopened, so a client that does not fragment costs nothing.
+    virtual size_t finished_record_len() const = 0;
     // One record (5-byte header + body) under sequence `seq`: its inner type and plaintext.
     virtual bool open(uint64_t seq, std::string_view record, uint8_t& type, std::string& plain) = 0;
     // Appends one record of inner type `type` under sequence `seq`.

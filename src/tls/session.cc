@@ -139,10 +139,28 @@ struct Session::HsCrypto final : HandshakeCrypto {
     uint8_t key[32] = {};
     size_t key_len = 0;
     uint8_t iv[12] = {};
+    uint8_t secret[48] = {};  // until the key is first needed (most clients never need it)
+    uint8_t secret_len = 0;
+    bool keyed = false;
 
     ~HsCrypto() override {
         secure_wipe(key, sizeof key);
         secure_wipe(iv, sizeof iv);
+        secure_wipe(secret, sizeof secret);
+    }
+    size_t finished_record_len() const override { return 4 + secret_len + 1 + 16; }
+    bool derive() {
+        if (keyed) return true;
+        const int digest = secret_len == 48 ? int(WC_SHA384) : int(WC_SHA256);
+        static const byte kProto[] = "tls13 ";
+        keyed = wc_Tls13_HKDF_Expand_Label(key, word32(key_len), secret, secret_len, kProto, 6,
+                                           reinterpret_cast<const byte*>("key"), 3, nullptr, 0,
+                                           digest) == 0 &&
+                wc_Tls13_HKDF_Expand_Label(iv, 12, secret, secret_len, kProto, 6,
+                                           reinterpret_cast<const byte*>("iv"), 2, nullptr, 0,
+                                           digest) == 0;
+        secure_wipe(secret, sizeof secret);
+        return keyed;
     }
     void nonce(uint64_t seq, uint8_t out[12]) const {
         memcpy(out, iv, 12);
@@ -165,7 +183,7 @@ struct Session::HsCrypto final : HandshakeCrypto {
         return ok;
     }
     bool open(uint64_t seq, std::string_view rec, uint8_t& type, std::string& plain) override {
-        if (rec.size() < 5 + 17) return false;
+        if (rec.size() < 5 + 17 || !derive()) return false;
         const auto* r = reinterpret_cast<const uint8_t*>(rec.data());
         const size_t n = rec.size() - 5 - 16;
         plain.resize(n);
@@ -179,6 +197,7 @@ struct Session::HsCrypto final : HandshakeCrypto {
         return true;
     }
     bool seal(uint64_t seq, uint8_t type, std::string_view text, std::string& out) override {
+        if (!derive()) return false;
         const size_t n = text.size() + 1;
         const uint8_t hdr[5] = {23, 3, 3, static_cast<uint8_t>((n + 16) >> 8),
                                 static_cast<uint8_t>((n + 16) & 0xff)};
@@ -230,15 +249,8 @@ void Session::arm_handshake_crypto() {
     const int ks = wolfSSL_GetKeySize(s);
     if ((c->bulk != wolfssl_aes_gcm && c->bulk != wolfssl_chacha) || ks <= 0 || ks > 32) return;
     c->key_len = size_t(ks);
-    const int digest = client_hs_secret_len_ == 48 ? int(WC_SHA384) : int(WC_SHA256);
-    static const byte kProto[] = "tls13 ";
-    if (wc_Tls13_HKDF_Expand_Label(c->key, word32(ks), client_hs_secret_, client_hs_secret_len_,
-                                   kProto, 6, reinterpret_cast<const byte*>("key"), 3, nullptr, 0,
-                                   digest) != 0 ||
-        wc_Tls13_HKDF_Expand_Label(c->iv, 12, client_hs_secret_, client_hs_secret_len_, kProto, 6,
-                                   reinterpret_cast<const byte*>("iv"), 2, nullptr, 0,
-                                   digest) != 0)
-        return;
+    memcpy(c->secret, client_hs_secret_, client_hs_secret_len_);
+    c->secret_len = client_hs_secret_len_;
     secure_wipe(client_hs_secret_, sizeof client_hs_secret_);
     hs_crypto_ = std::move(c);
     hs_in_->set_crypto(hs_crypto_.get());

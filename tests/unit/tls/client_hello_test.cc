@@ -411,6 +411,8 @@ namespace {
 // A stand-in AEAD: the record body is seq byte | plaintext | inner type (no protection), so the
 // re-framing logic is tested without keys.
 struct FakeCrypto : HandshakeCrypto {
+    size_t whole = 0;  // finished_record_len(); 0: always opened
+    size_t finished_record_len() const override { return whole; }
     bool open(uint64_t seq, std::string_view r, uint8_t& type, std::string& plain) override {
         if (r.size() < 7 || static_cast<uint8_t>(r[5]) != static_cast<uint8_t>(seq)) return false;
         plain.assign(r.substr(6, r.size() - 7));
@@ -477,4 +479,22 @@ TEST(HandshakeInput, Tls13OnlyAFinishedAndNothingAfterItInItsRecord) {
         EXPECT_EQ(h.feed(in, out), HandshakeInput::Status::Poisoned);
         EXPECT_EQ(h.violation(), v);
     }
+}
+
+TEST(HandshakeInput, Tls13WholeFinishedPassesUnopened) {
+    FakeCrypto fc;
+    const std::string fin = std::string("\x14\x00\x00\x20", 4) + std::string(32, 'f');
+    std::string rec1;
+    fc.seal(0, 22, fin, rec1);
+    fc.whole = rec1.size() - 5;
+    const std::string app = rec('\x17', std::string(30, 'a'));
+    HandshakeInput h(0x0304);
+    h.server_encrypts();
+    h.set_crypto(&fc);
+    std::string out;
+    // Marked so that opening it would fail: it must pass without being opened.
+    std::string raw = rec1;
+    raw[5] = '\x7f';
+    EXPECT_EQ(h.feed(raw + app, out), HandshakeInput::Status::Ok);
+    EXPECT_EQ(out, raw + app);
 }
