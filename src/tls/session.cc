@@ -170,15 +170,16 @@ struct Session::HsCrypto final : HandshakeCrypto {
               uint8_t* out, uint8_t* tag) const {
         uint8_t nc[12];
         nonce(seq, nc);
+        const auto len = word32(n);
         if (bulk == wolfssl_chacha) {
-            return seal ? wc_ChaCha20Poly1305_Encrypt(key, nc, aad, 5, in, word32(n), out, tag) == 0
-                        : wc_ChaCha20Poly1305_Decrypt(key, nc, aad, 5, in, word32(n), tag, out) == 0;
+            return (seal ? wc_ChaCha20Poly1305_Encrypt(key, nc, aad, 5, in, len, out, tag)
+                         : wc_ChaCha20Poly1305_Decrypt(key, nc, aad, 5, in, len, tag, out)) == 0;
         }
         Aes aes;
         if (wc_AesInit(&aes, nullptr, INVALID_DEVID) != 0) return false;
         bool ok = wc_AesGcmSetKey(&aes, key, word32(key_len)) == 0;
-        ok = ok && (seal ? wc_AesGcmEncrypt(&aes, out, in, word32(n), nc, 12, tag, 16, aad, 5)
-                         : wc_AesGcmDecrypt(&aes, out, in, word32(n), nc, 12, tag, 16, aad, 5)) == 0;
+        ok = ok && (seal ? wc_AesGcmEncrypt(&aes, out, in, len, nc, 12, tag, 16, aad, 5)
+                         : wc_AesGcmDecrypt(&aes, out, in, len, nc, 12, tag, 16, aad, 5)) == 0;
         wc_AesFree(&aes);
         return ok;
     }
@@ -218,9 +219,10 @@ struct Session::HsCrypto final : HandshakeCrypto {
 // A HelloRetryRequest as wolfSSL's first record: the second ClientHello must offer a key
 // share for the group it names (RFC 8446 §4.1.4).
 void Session::note_retry_group(size_t first) {
-    static const uint8_t kHrrRandom[32] = {
-        0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
-        0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
+    static const uint8_t kHrrRandom[32] = {  // SHA-256("HelloRetryRequest"), RFC 8446 §4.1.3
+        0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65,
+        0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2,
+        0xc8, 0xa8, 0x33, 0x9c};
     const std::string_view rec = std::string_view(out_).substr(first);
     if (!hs_in_ || rec.size() < 9 + 35 || rec[0] != 22 || rec[5] != 2) return;
     const auto* p = reinterpret_cast<const uint8_t*>(rec.data()) + 9;

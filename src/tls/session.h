@@ -12,6 +12,9 @@
 //    name (tls/alerts.h); wolfSSL then gets the hello as one re-framed record.
 //  - TLS 1.3 middlebox compatibility (RFC 8446 D.4): a change_cipher_spec follows the first
 //    ServerHello/HelloRetryRequest when the client's session id is non-empty.
+//  - What the client sends after its hello passes tls::HandshakeInput before wolfSSL reads it
+//    (plaintext handshake messages re-framed, CCS and record types checked; in TLS 1.3 the
+//    client's handshake-key records re-framed with that key when a message is split).
 //  - on_eof(): the peer closed; a partial hello is answered with decode_error.
 //  - After Done: export_keys() (key, IV, next sequence, TLS 1.3 traffic secret per direction;
 //    tx = server write, rx = client write), take_leftover() (bytes received beyond the
