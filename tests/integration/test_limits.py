@@ -195,7 +195,16 @@ class HeaderTimeout(harness.ServerTestCase):
         # TCP_DEFER_ACCEPT: a connection is accepted with its first bytes, so a silent one
         # holds no server socket at first; about 1 s later the kernel hands it over anyway,
         # and the header timeout closes it.
+        # The count must be settled first: a connection of an earlier test (or the harness's
+        # start-up probe) may still be on its way in or out, slower under ASan.
         base = harness.socket_fd_count(self.server.pid)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = harness.socket_fd_count(self.server.pid)
+            if now == base:
+                break
+            base = now
         c = self.connect()
         try:
             time.sleep(0.3)
