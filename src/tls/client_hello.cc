@@ -574,12 +574,14 @@ std::string HandshakeInput::pending() const {
     std::string raw;
     // Handshake bytes of earlier records that are not yet a whole message.
     const bool in_hs_record = hdr_n_ == 5 && mode_ == Mode::Handshake;
-    const size_t earlier = in_hs_record ? rec_start_ : frag_.size();
+    // (rec_start_ is stale once a record of another type was refused after the last one.)
+    const size_t start = std::min(rec_start_, frag_.size());
+    const size_t earlier = in_hs_record ? start : frag_.size();
     if (earlier > 0) raw = reframe(std::string_view(frag_).substr(0, earlier));
     if (hdr_n_ == 5 && mode_ == Mode::Pass) return raw;  // its header already went out
     if (hdr_n_ == 5 && mode_ == Mode::Sealed) return raw + sealed_;
     raw.append(reinterpret_cast<const char*>(hdr_), hdr_n_);
-    if (in_hs_record) raw.append(std::string_view(frag_).substr(rec_start_));
+    if (in_hs_record) raw.append(std::string_view(frag_).substr(start));
     return raw;
 }
 
