@@ -8,7 +8,7 @@ secs="${1:-60}"
 cxx="$(command -v clang++-14 || command -v clang++)"
 out="$root/build-fuzz/tls_input"
 mkdir -p "$out/corpus"
-"$cxx" -std=c++2b -O1 -g -fsanitize=fuzzer,address,undefined -I"$root/src" \
+"$cxx" -std=c++2b -O1 -g -fsanitize=fuzzer,address,undefined -I"$root/src" -I"$root/tests" \
     "$root/tests/fuzz/tls_input_fuzz.cc" "$root/src/tls/client_hello.cc" \
     "$root/src/tls/peer_records.cc" "$root/src/tls/alerts.cc" -o "$out/fuzz"
 cd "$out" && ./fuzz -max_total_time="$secs" -max_len=4096 corpus

@@ -8,32 +8,13 @@
 
 #include "tls/client_hello.h"
 #include "tls/peer_records.h"
+#include "unit/tls/fake_crypto.h"
 
 using namespace sluice::tls;
 
 namespace {
 
-// Record body = sequence byte | plaintext | inner type: no protection, so the fuzzer can reach
-// the re-framing logic behind it.
-struct FakeCrypto : HandshakeCrypto {
-    size_t finished_record_len() const override { return 53; }
-    bool open(uint64_t seq, std::string_view r, uint8_t& type, std::string& plain) override {
-        if (r.size() < 7 || static_cast<uint8_t>(r[5]) != static_cast<uint8_t>(seq)) return false;
-        plain.assign(r.substr(6, r.size() - 7));
-        type = static_cast<uint8_t>(r.back());
-        return true;
-    }
-    bool seal(uint64_t seq, uint8_t type, std::string_view p, std::string& out) override {
-        const size_t n = p.size() + 2;
-        out += std::string("\x17\x03\x03", 3);
-        out += static_cast<char>(n >> 8);
-        out += static_cast<char>(n);
-        out += static_cast<char>(seq);
-        out += p;
-        out += static_cast<char>(type);
-        return true;
-    }
-};
+using test_support::FakeCrypto;
 
 void hello(std::string_view in, size_t step) {
     HelloReader r;

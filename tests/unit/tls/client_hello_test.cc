@@ -2,6 +2,8 @@
 // (the negotiation refusals sluice answers itself).
 #include "tls/client_hello.h"
 
+#include "fake_crypto.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -407,24 +409,7 @@ TEST(HandshakeInput, PendingGivesBackWhatWasHeld) {
     EXPECT_EQ(p.pending(), reframe(kCke.substr(0, 4)) + rec('\x16', kCke.substr(4)).substr(0, 8));
 }
 
-namespace {
-// A stand-in AEAD: the record body is seq byte | plaintext | inner type (no protection), so the
-// re-framing logic is tested without keys.
-struct FakeCrypto : HandshakeCrypto {
-    size_t whole = 0;  // finished_record_len(); 0: always opened
-    size_t finished_record_len() const override { return whole; }
-    bool open(uint64_t seq, std::string_view r, uint8_t& type, std::string& plain) override {
-        if (r.size() < 7 || static_cast<uint8_t>(r[5]) != static_cast<uint8_t>(seq)) return false;
-        plain.assign(r.substr(6, r.size() - 7));
-        type = static_cast<uint8_t>(r.back());
-        return true;
-    }
-    bool seal(uint64_t seq, uint8_t type, std::string_view p, std::string& out) override {
-        out += rec('\x17', std::string(1, char(seq)) + std::string(p) + char(type));
-        return true;
-    }
-};
-}  // namespace
+using sluice::tls::test_support::FakeCrypto;
 
 TEST(HandshakeInput, Tls13EncryptedMessagesReframedUntilFinished) {
     FakeCrypto fc;
