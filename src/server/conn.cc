@@ -752,7 +752,12 @@ void Conn::start_linger() {
 
 bool Conn::send_queue_empty() {
     int unacked = 0;
-    return ::ioctl(fd_.get(), SIOCOUTQ, &unacked) != 0 || unacked == 0;
+    if (::ioctl(fd_.get(), SIOCOUTQ, &unacked) != 0 || unacked == 0) return true;
+    // A reset by the peer leaves the count standing with nothing left to wait for.
+    tcp_info ti{};
+    socklen_t len = sizeof ti;
+    return ::getsockopt(fd_.get(), IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+           ti.tcpi_state == TCP_CLOSE;
 }
 
 bool Conn::safe_to_close() {
