@@ -65,17 +65,6 @@ size_t explicit_len(tls::Version v, tls::Cipher c) {
 
 }  // namespace
 
-uint8_t alert_for(Errno e) {
-    switch (e.code) {
-    case EBADMSG: return 20;   // bad_record_mac
-    case EMSGSIZE: return 22;  // record_overflow
-    case EPROTO: return 50;    // decode_error
-    case ENOMSG: return 10;    // unexpected_message
-    case EINVAL: return 47;    // illegal_parameter
-    default: return 80;        // internal_error
-    }
-}
-
 namespace detail {
 
 void CtxFree::operator()(evp_cipher_ctx_st* c) const { EVP_CIPHER_CTX_free(c); }

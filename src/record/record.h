@@ -8,7 +8,8 @@
 // Sealer::seal appends complete records (≤ 16 KiB plaintext each, longer input is split) to a
 // caller-owned std::string. Opener accepts ciphertext split anywhere and yields one record per
 // next() call. One EVP_CIPHER_CTX per direction is keyed once; per record only the nonce is set;
-// no allocation per record. Errors are errno values, sticky on the Opener (like the kernel):
+// no allocation per record. Errors are errno values, sticky on the Opener (like the kernel);
+// tls::violation_for_errno (tls/alerts.h) turns them into the alert to send:
 //   EBADMSG  bad_record_mac      (authentication failure, record too short)
 //   EMSGSIZE record_overflow     (ciphertext or plaintext over the limit)
 //   EPROTO   decode_error        (header version is not 0x0303, malformed KeyUpdate)
@@ -46,9 +47,6 @@ enum class ContentType : uint8_t {
     Handshake = 22,
     ApplicationData = 23,
 };
-
-// TLS alert description to send (fatal) for an error returned by this module.
-uint8_t alert_for(Errno e);
 
 namespace detail {
 struct CtxFree {

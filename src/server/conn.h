@@ -136,6 +136,7 @@ private:
     void tls_fatal_progress();
     [[nodiscard]] bool tls_fatal_pending() const;
     void tls_send_warning(uint8_t description);
+    void tls_ctl_alert(uint8_t level, uint8_t description);
     bool tls_send_owed_warning();
     bool tls_apply(const tls::RecordAction& a, std::string_view data);
     bool tls_close_notify();

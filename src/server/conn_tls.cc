@@ -57,6 +57,12 @@ struct Conn::TlsState {
     // touched until its send completes, so they wait here and go out next.
     std::string wire_next;
     std::string& append_target() { return wire_in_flight ? wire_next : wire; }
+    // User TX: one sealed alert record, after whatever is queued.
+    bool seal_alert(uint8_t level, uint8_t description) {
+        const char a[2] = {static_cast<char>(level), static_cast<char>(description)};
+        return sealer && sealer->seal(record::ContentType::Alert, std::string_view(a, 2),
+                                      append_target());
+    }
     std::string plain;    // decrypted application data for the HTTP parser
     std::unique_ptr<tls::PeerRecords> peer;  // what the client may send after the handshake
     // A fatal alert is owed: once nothing is in flight it goes out, and the connection ends.
@@ -407,16 +413,10 @@ void Conn::tls_fatal_progress() {
         socklen_t len = sizeof err;
         (void)::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
         set_cork(false);
-        t.ctl.prepare_alert(tls::alert::kLevelFatal, t.fatal_alert);
-        io_uring_sqe* s = w_.ring().sqe(ctl_op_);
-        io_uring_prep_sendmsg(s, fd_.get(), &t.ctl.msg, MSG_NOSIGNAL);
+        tls_ctl_alert(tls::alert::kLevelFatal, t.fatal_alert);
         return;
     }
-    const uint8_t alert[2] = {tls::alert::kLevelFatal, t.fatal_alert};
-    if (!t.sealer ||
-        !t.sealer->seal(record::ContentType::Alert,
-                        std::string_view(reinterpret_cast<const char*>(alert), 2),
-                        t.append_target())) {
+    if (!t.seal_alert(tls::alert::kLevelFatal, t.fatal_alert)) {
         abort();
         return;
     }
@@ -431,15 +431,10 @@ void Conn::tls_send_warning(uint8_t description) {
             ++t.warnings_owed;
             return;
         }
-        t.ctl.prepare_alert(tls::alert::kLevelWarning, description);
-        io_uring_sqe* s = w_.ring().sqe(ctl_op_);
-        io_uring_prep_sendmsg(s, fd_.get(), &t.ctl.msg, MSG_NOSIGNAL);
+        tls_ctl_alert(tls::alert::kLevelWarning, description);
         return;
     }
-    const uint8_t alert[2] = {tls::alert::kLevelWarning, description};
-    (void)t.sealer->seal(record::ContentType::Alert,
-                         std::string_view(reinterpret_cast<const char*>(alert), 2),
-                         t.append_target());
+    (void)t.seal_alert(tls::alert::kLevelWarning, description);
     // While a response is in progress its own sends carry the record along.
     if (!busy() && !file_read_op_.in_flight()) tls_send_wire();
 }
@@ -456,18 +451,11 @@ bool Conn::tls_close_notify() {
     }
     t.notify_sent = true;
     if (t.tx_kernel) {
-        t.ctl.prepare_close_notify();
         t.notify_in_flight = true;
-        io_uring_sqe* s = w_.ring().sqe(ctl_op_);
-        io_uring_prep_sendmsg(s, fd_.get(), &t.ctl.msg, MSG_NOSIGNAL);
+        tls_ctl_alert(tls::alert::kLevelWarning, tls::alert::kCloseNotify);
         return true;
     }
-    if (!t.sealer) return false;
-    const char alert[2] = {static_cast<char>(ktls::kAlertWarning),
-                           static_cast<char>(ktls::kCloseNotify)};
-    if (!t.sealer->seal(record::ContentType::Alert, std::string_view(alert, 2),
-                        t.append_target()))
-        return false;
+    if (!t.seal_alert(tls::alert::kLevelWarning, tls::alert::kCloseNotify)) return false;
     t.notify_in_flight = true;
     tls_send_wire();
     return true;
@@ -525,10 +513,15 @@ bool Conn::tls_send_owed_warning() {
     TlsState& t = *tls_;
     if (t.warnings_owed == 0 || ctl_op_.in_flight()) return false;
     --t.warnings_owed;
-    t.ctl.prepare_alert(tls::alert::kLevelWarning, tls::alert::kNoRenegotiation);
-    io_uring_sqe* s = w_.ring().sqe(ctl_op_);
-    io_uring_prep_sendmsg(s, fd_.get(), &t.ctl.msg, MSG_NOSIGNAL);
+    tls_ctl_alert(tls::alert::kLevelWarning, tls::alert::kNoRenegotiation);
     return true;
+}
+
+// Kernel TX: one alert record by sendmsg + TLS_SET_RECORD_TYPE (ctl_op_ must be free).
+void Conn::tls_ctl_alert(uint8_t level, uint8_t description) {
+    tls_->ctl.prepare_alert(level, description);
+    io_uring_sqe* s = w_.ring().sqe(ctl_op_);
+    io_uring_prep_sendmsg(s, fd_.get(), &tls_->ctl.msg, MSG_NOSIGNAL);
 }
 
 // ---- user RX: records opened in memory ----------------------------------------------------

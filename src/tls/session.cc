@@ -216,30 +216,6 @@ struct Session::HsCrypto final : HandshakeCrypto {
     }
 };
 
-// A HelloRetryRequest as wolfSSL's first record: the second ClientHello must offer a key
-// share for the group it names (RFC 8446 §4.1.4).
-void Session::note_retry_group(size_t first) {
-    static const uint8_t kHrrRandom[32] = {  // SHA-256("HelloRetryRequest"), RFC 8446 §4.1.3
-        0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65,
-        0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2,
-        0xc8, 0xa8, 0x33, 0x9c};
-    const std::string_view rec = std::string_view(out_).substr(first);
-    if (!hs_in_ || rec.size() < 9 + 35 || rec[0] != 22 || rec[5] != 2) return;
-    const auto* p = reinterpret_cast<const uint8_t*>(rec.data()) + 9;
-    const size_t len = (size_t{static_cast<uint8_t>(rec[3])} << 8) | static_cast<uint8_t>(rec[4]);
-    if (rec.size() < 5 + len || len < 4 + 35 || memcmp(p + 2, kHrrRandom, 32) != 0) return;
-    const size_t n = len - 4;
-    size_t i = 35 + p[34] + 3;  // past the session id, suite and compression method
-    if (i + 2 > n) return;
-    const size_t end = std::min(n, i + 2 + ((size_t{p[i]} << 8) | p[i + 1]));
-    for (i += 2; i + 4 <= end;) {
-        const unsigned type = (unsigned{p[i]} << 8) | p[i + 1];
-        const size_t elen = (size_t{p[i + 2]} << 8) | p[i + 3];
-        if (type == 51 && elen == 2 && i + 6 <= end)
-            hs_in_->expect_retry_group(static_cast<uint16_t>((p[i + 4] << 8) | p[i + 5]));
-        i += 4 + elen;
-    }
-}
 
 // Once wolfSSL has derived the client's handshake key (its ServerHello is written).
 void Session::arm_handshake_crypto() {
@@ -373,38 +349,60 @@ Session::Step Session::on_eof() {
     return state_ == State::Done ? Step::Done : Step::Failed;
 }
 
-// RFC 8446 Appendix D.4: a client in middlebox compatibility mode (non-empty session id)
-// expects a change_cipher_spec right after the server's first handshake message. Debian's
-// wolfSSL is built without WOLFSSL_TLS13_MIDDLEBOX_COMPAT, so it goes in here: after the first
-// record wolfSSL writes, if that is a TLS 1.3 ServerHello or HelloRetryRequest (both carry
-// supported_versions = 0x0304). In TLS 1.3 that record holds nothing else: what follows it is
-// encrypted.
-void Session::insert_compat_ccs(size_t first) {
-    compat_ccs_ = false;  // one chance: the first record
-    std::string_view rec = std::string_view(out_).substr(first);
-    if (rec.size() < 9 || rec[0] != 22) return;
+// wolfSSL's first record, if it is a TLS 1.3 ServerHello or HelloRetryRequest (both carry
+// supported_versions = 0x0304; in TLS 1.3 nothing else shares their record: what follows is
+// encrypted). `group`: the key_share a HelloRetryRequest asks for.
+namespace {
+struct FirstHello {
+    size_t record_len = 0;
+    bool retry = false;
+    uint16_t group = 0;
+};
+
+std::optional<FirstHello> parse_first_hello(std::string_view rec) {
+    static const uint8_t kHrrRandom[32] = {  // SHA-256("HelloRetryRequest"), RFC 8446 §4.1.3
+        0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65,
+        0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2,
+        0xc8, 0xa8, 0x33, 0x9c};
+    if (rec.size() < 9 || rec[0] != 22 || rec[5] != 2) return std::nullopt;
     const size_t len = (size_t{static_cast<uint8_t>(rec[3])} << 8) | static_cast<uint8_t>(rec[4]);
-    if (rec.size() < 5 + len || rec[5] != 2) return;  // ServerHello / HelloRetryRequest
+    if (rec.size() < 5 + len || len < 4 + 35) return std::nullopt;
     const auto* p = reinterpret_cast<const uint8_t*>(rec.data()) + 9;
-    size_t n = len - 4;
+    const size_t n = len - 4;
     // legacy_version(2) random(32) session_id<1> suite(2) compression(1) extensions<2>
-    if (n < 35) return;
-    size_t i = 34;
-    i += 1 + p[34];
-    i += 3;
-    if (i + 2 > n) return;
-    size_t ext_end = i + 2 + ((size_t{p[i]} << 8) | p[i + 1]);
-    i += 2;
+    size_t i = 35 + p[34] + 3;
+    if (i + 2 > n) return std::nullopt;
+    FirstHello h;
+    h.record_len = 5 + len;
+    h.retry = memcmp(p + 2, kHrrRandom, 32) == 0;
     bool v13 = false;
-    while (i + 4 <= n && i + 4 <= ext_end) {
+    const size_t end = std::min(n, i + 2 + ((size_t{p[i]} << 8) | p[i + 1]));
+    for (i += 2; i + 4 <= end;) {
         const unsigned type = (unsigned{p[i]} << 8) | p[i + 1];
         const size_t elen = (size_t{p[i + 2]} << 8) | p[i + 3];
-        if (type == 43 && elen == 2 && i + 6 <= n && p[i + 4] == 3 && p[i + 5] == 4) v13 = true;
+        if (i + 4 + elen > end) break;
+        if (type == 43 && elen == 2 && p[i + 4] == 3 && p[i + 5] == 4) v13 = true;
+        if (type == 51 && elen == 2) h.group = static_cast<uint16_t>((p[i + 4] << 8) | p[i + 5]);
         i += 4 + elen;
     }
-    if (!v13) return;
+    if (!v13) return std::nullopt;
+    return h;
+}
+}  // namespace
+
+// wolfSSL's first output. A HelloRetryRequest: the second hello must offer the group it names
+// (RFC 8446 §4.1.4). RFC 8446 Appendix D.4: a client in middlebox compatibility mode
+// (non-empty session id) expects a change_cipher_spec right after the server's first
+// handshake message; Debian's wolfSSL is built without WOLFSSL_TLS13_MIDDLEBOX_COMPAT, so it
+// goes in here.
+void Session::on_first_output(size_t first) {
+    const bool ccs = compat_ccs_;
+    compat_ccs_ = false;  // one chance: the first record
+    const auto h = parse_first_hello(std::string_view(out_).substr(first));
+    if (!h) return;
+    if (h->retry && h->group != 0 && hs_in_) hs_in_->expect_retry_group(h->group);
     static const char kCcs[] = {20, 3, 3, 0, 1, 1};
-    out_.insert(first + 5 + len, kCcs, sizeof kCcs);
+    if (ccs) out_.insert(first + h->record_len, kCcs, sizeof kCcs);
 }
 
 bool Session::start(const void* hello_info) {
@@ -479,8 +477,7 @@ Session::Step Session::advance() {
             const bool first_output = !wrote_any_;
             const size_t out_before = out_.size();
             ret = wolfSSL_accept(ssl_.get());
-            if (first_output && wrote_any_) note_retry_group(out_before);
-            if (compat_ccs_ && first_output && wrote_any_) insert_compat_ccs(out_before);
+            if (first_output && wrote_any_) on_first_output(out_before);
         }
         arm_handshake_crypto();
         if (ret == WOLFSSL_SUCCESS && !curve_allowed(ssl_.get())) {

@@ -89,10 +89,9 @@ private:
     bool start(const void* hello_info);
     void fail_with(std::string why);
     Step fail_alert(Violation v, std::string_view why);
-    void insert_compat_ccs(size_t first);
+    void on_first_output(size_t first);
     void normalise(std::string_view bytes);
     void arm_handshake_crypto();
-    void note_retry_group(size_t first);
 
     Context& ctx_;
     std::unique_ptr<WOLFSSL, SslDeleter> ssl_;

@@ -13,10 +13,16 @@
 #include "record/hkdf.h"
 #include "record/key_update.h"
 #include "record/record.h"
+#include "tls/alerts.h"
 #include "ktls/crypto_info.h"
 
 namespace sluice::record {
 namespace {
+
+// The alert the server sends for a record-layer error (one table: tls/alerts.h).
+uint8_t alert_of(const sluice::Errno& e) {
+    return sluice::tls::alert_for(sluice::tls::violation_for_errno(e.code));
+}
 
 using Bytes = std::vector<uint8_t>;
 
@@ -374,7 +380,7 @@ TEST(Record, TamperIsBadRecordMacAndSticky) {
                 EXPECT_EQ(r.error().code, ENOMSG);  // outer type must be 23
             } else {
                 EXPECT_EQ(r.error().code, EBADMSG);
-                EXPECT_EQ(alert_for(r.error()), 20);  // bad_record_mac
+                EXPECT_EQ(alert_of(r.error()), 20);  // bad_record_mac
             }
             auto again = layer->rx().next();
             ASSERT_FALSE(again);
@@ -402,7 +408,7 @@ TEST(Record, HeaderChecks) {
         auto r = o->next();
         ASSERT_FALSE(r);
         EXPECT_EQ(r.error().code, EPROTO);
-        EXPECT_EQ(alert_for(r.error()), 50);  // decode_error
+        EXPECT_EQ(alert_of(r.error()), 50);  // decode_error
     }
     {
         auto o = mk();
@@ -412,7 +418,7 @@ TEST(Record, HeaderChecks) {
         auto r = o->next();
         ASSERT_FALSE(r);
         EXPECT_EQ(r.error().code, EMSGSIZE);
-        EXPECT_EQ(alert_for(r.error()), 22);  // record_overflow
+        EXPECT_EQ(alert_of(r.error()), 22);  // record_overflow
     }
     {
         auto o = mk();
@@ -464,7 +470,7 @@ TEST(Record, Tls13PaddingAndEmptyInner) {
     auto bad = o->next();
     ASSERT_FALSE(bad);
     EXPECT_EQ(bad.error().code, ENOMSG);
-    EXPECT_EQ(alert_for(bad.error()), 10);  // unexpected_message
+    EXPECT_EQ(alert_of(bad.error()), 10);  // unexpected_message
 }
 
 // ---- KeyUpdate ------------------------------------------------------------------------------
