@@ -1,5 +1,7 @@
 #include "core/ring.h"
 
+#include <liburing.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
 
@@ -7,6 +9,12 @@
 #include <cstring>
 
 namespace sluice::core {
+
+static_assert(kCqeMore == IORING_CQE_F_MORE);
+
+int cqe_buffer(uint32_t flags) {
+    return (flags & IORING_CQE_F_BUFFER) ? static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT) : -1;
+}
 
 namespace {
 
@@ -40,6 +48,8 @@ std::string Features::describe() const {
     return s;
 }
 
+Ring::Ring() : ring_(std::make_unique<io_uring>()) {}
+
 Result<std::unique_ptr<Ring>> Ring::create(unsigned entries) {
     std::unique_ptr<Ring> r(new Ring());
     // Try the most capable setup first and drop flags the kernel refuses (EINVAL).
@@ -56,7 +66,7 @@ Result<std::unique_ptr<Ring>> Ring::create(unsigned entries) {
         p.flags = flags | IORING_SETUP_CLAMP;
         p.cq_entries = entries * 4;  // room for multishot bursts
         p.flags |= IORING_SETUP_CQSIZE;
-        rc = io_uring_queue_init_params(entries, &r->ring_, &p);
+        rc = io_uring_queue_init_params(entries, r->ring_.get(), &p);
         if (rc == 0) {
             used = flags;
             r->features_.ext_arg = (p.features & IORING_FEAT_EXT_ARG) != 0;
@@ -75,7 +85,7 @@ Result<std::unique_ptr<Ring>> Ring::create(unsigned entries) {
 
 void Ring::probe() {
     const int v = kernel_version();
-    io_uring_probe* p = io_uring_get_probe_ring(&ring_);
+    io_uring_probe* p = io_uring_get_probe_ring(ring_.get());
     bool has_accept = p && io_uring_opcode_supported(p, IORING_OP_ACCEPT);
     bool has_recv = p && io_uring_opcode_supported(p, IORING_OP_RECV);
     if (p) io_uring_free_probe(p);
@@ -86,32 +96,100 @@ void Ring::probe() {
 }
 
 Ring::~Ring() {
-    if (inited_) io_uring_queue_exit(&ring_);
+    if (inited_) io_uring_queue_exit(ring_.get());
 }
 
 io_uring_sqe* Ring::sqe(Op& op) {
-    io_uring_sqe* s = io_uring_get_sqe(&ring_);
+    io_uring_sqe* s = io_uring_get_sqe(ring_.get());
     while (!s) {
-        io_uring_submit(&ring_);
-        s = io_uring_get_sqe(&ring_);
+        io_uring_submit(ring_.get());
+        s = io_uring_get_sqe(ring_.get());
     }
     io_uring_sqe_set_data(s, &op);
     op.mark_in_flight();
     return s;
 }
 
-void Ring::reserve(unsigned n) {
-    if (io_uring_sq_space_left(&ring_) < n) io_uring_submit(&ring_);
-}
-
 io_uring_sqe* Ring::sqe_untracked() {
-    io_uring_sqe* s = io_uring_get_sqe(&ring_);
+    io_uring_sqe* s = io_uring_get_sqe(ring_.get());
     while (!s) {
-        io_uring_submit(&ring_);
-        s = io_uring_get_sqe(&ring_);
+        io_uring_submit(ring_.get());
+        s = io_uring_get_sqe(ring_.get());
     }
     io_uring_sqe_set_data64(s, 0);
     return s;
+}
+
+void Ring::submit_now() { io_uring_submit(ring_.get()); }
+
+void Ring::recv(Op& op, int fd, void* buf, size_t len) {
+    io_uring_prep_recv(sqe(op), fd, buf, len, 0);
+}
+
+void Ring::recv_provided(Op& op, int fd, const BufferRing& bufs, bool multishot) {
+    io_uring_sqe* s = sqe(op);
+    if (multishot)
+        io_uring_prep_recv_multishot(s, fd, nullptr, 0, 0);
+    else
+        io_uring_prep_recv(s, fd, nullptr, 0, 0);
+    s->flags |= IOSQE_BUFFER_SELECT;
+    s->buf_group = bufs.group();
+}
+
+void Ring::recvmsg(Op& op, int fd, msghdr* msg, const BufferRing* bufs) {
+    io_uring_sqe* s = sqe(op);
+    io_uring_prep_recvmsg(s, fd, msg, 0);
+    if (bufs) {
+        s->flags |= IOSQE_BUFFER_SELECT;
+        s->buf_group = bufs->group();
+    }
+}
+
+void Ring::send(Op& op, int fd, const void* buf, size_t len, int flags) {
+    io_uring_prep_send(sqe(op), fd, buf, len, flags);
+}
+
+void Ring::sendmsg(Op& op, int fd, const msghdr* msg, int flags) {
+    io_uring_prep_sendmsg(sqe(op), fd, msg, static_cast<unsigned>(flags));
+}
+
+void Ring::splice_pair(Op& in, Op& out, int file_fd, uint64_t file_off, int pipe_wr,
+                       int pipe_rd, int sock_fd, unsigned len) {
+    // Both SQEs in one submission, or the link would dangle across a submit.
+    if (io_uring_sq_space_left(ring_.get()) < 2) io_uring_submit(ring_.get());
+    io_uring_sqe* i = sqe(in);
+    io_uring_prep_splice(i, file_fd, static_cast<int64_t>(file_off), pipe_wr, -1, len,
+                         SPLICE_F_MOVE);
+    i->flags |= IOSQE_IO_LINK;
+    io_uring_prep_splice(sqe(out), pipe_rd, -1, sock_fd, -1, len,
+                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+}
+
+void Ring::splice_out(Op& op, int pipe_rd, int sock_fd, unsigned len) {
+    io_uring_prep_splice(sqe(op), pipe_rd, -1, sock_fd, -1, len,
+                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+}
+
+void Ring::poll(Op& op, int fd, unsigned events) { io_uring_prep_poll_add(sqe(op), fd, events); }
+
+void Ring::read(Op& op, int fd, void* buf, size_t len, uint64_t off) {
+    io_uring_prep_read(sqe(op), fd, buf, static_cast<unsigned>(len), off);
+}
+
+void Ring::readv(Op& op, int fd, const iovec* iov, unsigned n, uint64_t off) {
+    io_uring_prep_readv(sqe(op), fd, iov, n, off);
+}
+
+void Ring::accept(Op& op, int listen_fd, bool multishot) {
+    if (multishot)
+        io_uring_prep_multishot_accept(sqe(op), listen_fd, nullptr, nullptr,
+                                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    else
+        io_uring_prep_accept(sqe(op), listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+void Ring::cancel(const Op& op) {
+    io_uring_prep_cancel64(sqe_untracked(), reinterpret_cast<uint64_t>(&op), 0);
 }
 
 int Ring::run_once(unsigned timeout_ms) {
@@ -119,14 +197,14 @@ int Ring::run_once(unsigned timeout_ms) {
     __kernel_timespec ts{};
     ts.tv_sec = timeout_ms / 1000;
     ts.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1000000;
-    int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    int rc = io_uring_submit_and_wait_timeout(ring_.get(), &cqe, 1, &ts, nullptr);
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return rc;
     // Copy a batch out before dispatching: handlers queue new SQEs and may free ops' owners
     // only after their own CQE, never another op's.
     int n = 0;
     io_uring_cqe* batch[128];
     for (;;) {
-        unsigned got = io_uring_peek_batch_cqe(&ring_, batch, 128);
+        unsigned got = io_uring_peek_batch_cqe(ring_.get(), batch, 128);
         if (got == 0) break;
         struct Done {
             Op* op;
@@ -136,7 +214,7 @@ int Ring::run_once(unsigned timeout_ms) {
         for (unsigned i = 0; i < got; ++i)
             done[i] = {static_cast<Op*>(io_uring_cqe_get_data(batch[i])), batch[i]->res,
                        batch[i]->flags};
-        io_uring_cq_advance(&ring_, got);
+        io_uring_cq_advance(ring_.get(), got);
         for (unsigned i = 0; i < got; ++i)
             if (done[i].op) done[i].op->complete(done[i].res, done[i].flags);
         n += static_cast<int>(got);
@@ -156,7 +234,7 @@ Result<std::unique_ptr<BufferRing>> Ring::make_buffer_ring(uint16_t group, uint3
     if (mem == MAP_FAILED) return fail_errno();
     b->br_ = static_cast<io_uring_buf_ring*>(mem);
     b->base_ = static_cast<char*>(mem) + ring_bytes;
-    b->ring_ = &ring_;
+    b->ring_ = ring_.get();
     b->count_ = count;
     b->size_ = size;
     b->group_ = group;
@@ -164,7 +242,7 @@ Result<std::unique_ptr<BufferRing>> Ring::make_buffer_ring(uint16_t group, uint3
     reg.ring_addr = reinterpret_cast<uint64_t>(mem);
     reg.ring_entries = count;
     reg.bgid = group;
-    int rc = io_uring_register_buf_ring(&ring_, &reg, 0);
+    int rc = io_uring_register_buf_ring(ring_.get(), &reg, 0);
     if (rc < 0) {
         munmap(mem, b->map_len_);
         b->br_ = nullptr;

@@ -1,6 +1,8 @@
-// core/ring.h — one io_uring per worker thread: setup with feature probing, SQE acquisition,
-// submit/wait, completion dispatch and provided-buffer rings. The only module that includes
-// <liburing.h>. Not thread-safe: a Ring belongs to the thread that created it.
+// core/ring.h — one io_uring per worker thread: setup with feature probing, typed operations
+// (one function per kind of SQE the server issues), submit/wait, completion dispatch and
+// provided-buffer rings. The only module that includes <liburing.h> — and only in ring.cc, so
+// no other module can issue a raw SQE. Not thread-safe: a Ring belongs to the thread that
+// created it.
 //
 // Completion contract: every SQE's user_data is the address of an Op. The Op (and every byte its
 // SQE points at) belongs to the kernel until its CQE is dispatched; it must not be destroyed,
@@ -8,13 +10,18 @@
 // prep/submit.
 #pragma once
 
-#include <liburing.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "base/result.h"
+
+struct io_uring;
+struct io_uring_sqe;
+struct io_uring_buf_ring;
 
 namespace sluice::core {
 
@@ -30,6 +37,11 @@ struct Features {
 };
 
 class Op;
+
+// What a completion's flags say, decoded here so no other module needs the IORING_CQE_* bits.
+inline constexpr uint32_t kCqeMore = 1u << 1;  // IORING_CQE_F_MORE (static_assert in ring.cc)
+// The provided buffer a recv/recvmsg completion used, or -1.
+int cqe_buffer(uint32_t flags);
 
 // Handler of completions for one or more Ops (typically a connection or a listener).
 class OpHandler {
@@ -52,7 +64,7 @@ public:
     [[nodiscard]] bool in_flight() const { return in_flight_; }
     // Called by Ring when it dispatches this op's CQE.
     void complete(int res, uint32_t flags) {
-        if (!(flags & IORING_CQE_F_MORE)) in_flight_ = false;
+        if (!(flags & kCqeMore)) in_flight_ = false;
         handler_->on_cqe(*this, res, flags);
     }
     void mark_in_flight() { in_flight_ = true; }
@@ -79,8 +91,8 @@ public:
 private:
     friend class Ring;
     BufferRing() = default;
-    io_uring* ring_ = nullptr;
-    io_uring_buf_ring* br_ = nullptr;
+    struct ::io_uring* ring_ = nullptr;
+    struct ::io_uring_buf_ring* br_ = nullptr;
     char* base_ = nullptr;
     size_t map_len_ = 0;
     uint32_t count_ = 0;
@@ -99,16 +111,34 @@ public:
 
     [[nodiscard]] const Features& features() const { return features_; }
 
-    // An SQE bound to `op` (user_data set, op marked in flight). Submits to make room when the
-    // SQ is full; never returns null.
-    io_uring_sqe* sqe(Op& op);
-    // Makes sure `n` SQEs can be taken without an intervening submit (for linked chains).
-    void reserve(unsigned n);
-    // An SQE whose completion is ignored (user_data 0), e.g. cancellations.
-    io_uring_sqe* sqe_untracked();
+    // Typed operations. Each binds its SQE to `op` (user_data, marked in flight); the buffers
+    // named stay the kernel's until the op's completion. The SQ is submitted to make room
+    // when full, so none of these fails.
+    void recv(Op& op, int fd, void* buf, size_t len);
+    // recv into a buffer the kernel picks from `bufs`; multishot: until cancelled or failed.
+    void recv_provided(Op& op, int fd, const BufferRing& bufs, bool multishot);
+    // recvmsg (kTLS RX: the record type arrives as a cmsg); `bufs` non-null: buffer select,
+    // the msghdr's iovec is then ignored.
+    void recvmsg(Op& op, int fd, msghdr* msg, const BufferRing* bufs);
+    void send(Op& op, int fd, const void* buf, size_t len, int flags);
+    void sendmsg(Op& op, int fd, const msghdr* msg, int flags);
+    // file → pipe → socket as one linked pair in one submission: the out half runs only after
+    // the in half, and is cut (-ECANCELED) when the in half is short.
+    void splice_pair(Op& in, Op& out, int file_fd, uint64_t file_off, int pipe_wr, int pipe_rd,
+                     int sock_fd, unsigned len);
+    // pipe → socket (what a short socket splice left in the pipe).
+    void splice_out(Op& op, int pipe_rd, int sock_fd, unsigned len);
+    void poll(Op& op, int fd, unsigned events);
+    void read(Op& op, int fd, void* buf, size_t len, uint64_t off);
+    void readv(Op& op, int fd, const iovec* iov, unsigned n, uint64_t off);
+    // accept4(SOCK_NONBLOCK | SOCK_CLOEXEC); multishot: one per connection until cancelled.
+    void accept(Op& op, int listen_fd, bool multishot);
+    // Cancels `op` by identity (not by fd: the fd may be closed and reused before this is
+    // submitted). Its completion is ignored; `op` completes with -ECANCELED or its result.
+    void cancel(const Op& op);
 
     // Submits queued SQEs now (e.g. a cancel that must act before its fd is closed).
-    void submit_now() { io_uring_submit(&ring_); }
+    void submit_now();
 
     // Submits pending SQEs and waits for at least one CQE or `timeout_ms`; then dispatches every
     // available CQE to its Op. Returns the number dispatched or -errno (EINTR/ETIME are 0).
@@ -118,12 +148,12 @@ public:
     Result<std::unique_ptr<BufferRing>> make_buffer_ring(uint16_t group, uint32_t count,
                                                          uint32_t size);
 
-    io_uring* raw() { return &ring_; }
-
 private:
-    Ring() = default;
+    Ring();
     void probe();
-    io_uring ring_{};
+    struct ::io_uring_sqe* sqe(Op& op);
+    struct ::io_uring_sqe* sqe_untracked();
+    std::unique_ptr<struct ::io_uring> ring_;
     Features features_;
     bool inited_ = false;
 };

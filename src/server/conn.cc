@@ -106,36 +106,30 @@ void Conn::update_recv() {
     if (recv_op_.in_flight()) {
         // A multishot recv keeps delivering while we are busy; stop it when input piles up.
         if (recv_multishot_ && !should_read() && !recv_cancel_sent_) {
-            io_uring_sqe* s = w_.ring().sqe_untracked();
-            io_uring_prep_cancel64(s, reinterpret_cast<uint64_t>(&recv_op_), 0);
+            w_.ring().cancel(recv_op_);
             recv_cancel_sent_ = true;
         }
         return;
     }
     if (!should_read()) return;
     recv_cancel_sent_ = false;
-    io_uring_sqe* s = w_.ring().sqe(recv_op_);
     if (core::BufferRing* b = w_.buffers()) {
         recv_multishot_ = w_.multishot_recv();
-        if (recv_multishot_)
-            io_uring_prep_recv_multishot(s, fd_.get(), nullptr, 0, 0);
-        else
-            io_uring_prep_recv(s, fd_.get(), nullptr, 0, 0);
-        s->flags |= IOSQE_BUFFER_SELECT;
-        s->buf_group = b->group();
+        w_.ring().recv_provided(recv_op_, fd_.get(), *b, recv_multishot_);
     } else {
         // No buffer rings (old kernel): a per-connection buffer, allocated on first use.
         recv_multishot_ = false;
         if (!rxbuf_) rxbuf_ = std::make_unique<char[]>(kRxBufSize);
-        io_uring_prep_recv(s, fd_.get(), rxbuf_.get(), kRxBufSize, 0);
+        w_.ring().recv(recv_op_, fd_.get(), rxbuf_.get(), kRxBufSize);
     }
 }
 
 void Conn::on_recv(int res, uint32_t flags) {
     if (res > 0) {
         // Socket bytes: ciphertext for a TLS connection in user RX (or handshake), else HTTP.
-        const bool provided = (flags & IORING_CQE_F_BUFFER) != 0;
-        const auto bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+        const int buf = core::cqe_buffer(flags);
+        const bool provided = buf >= 0;
+        const auto bid = static_cast<uint16_t>(buf);
         core::BufferRing* b = w_.buffers();
         const std::string_view data(provided ? b->buffer(bid) : rxbuf_.get(),
                                     static_cast<size_t>(res));
@@ -514,14 +508,13 @@ void Conn::pump() {
         // inline.)
         const bool fin_follows = close_after_ && !tls_ && i == out_.size();
         const int flags = MSG_NOSIGNAL | (i < out_.size() || fin_follows ? MSG_MORE : 0);
-        io_uring_sqe* sqe = w_.ring().sqe(send_op_);
         if (pieces == 1) {
-            io_uring_prep_send(sqe, fd_.get(), first.iov_base, first.iov_len, flags);
+            w_.ring().send(send_op_, fd_.get(), first.iov_base, first.iov_len, flags);
         } else {
             msg_ = msghdr{};
             msg_.msg_iov = iov_.data();
             msg_.msg_iovlen = iov_.size();
-            io_uring_prep_sendmsg(sqe, fd_.get(), &msg_, flags);
+            w_.ring().sendmsg(send_op_, fd_.get(), &msg_, flags);
         }
         set_deadline(Deadline::Send, w_.config().send_timeout_s);
         return;
@@ -586,22 +579,15 @@ void Conn::start_splice(OutSeg& s) {
     set_deadline(Deadline::Send, w_.config().send_timeout_s);
     set_cork(true);
     core::Ring& ring = w_.ring();
-    const unsigned out_flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
     if (pipe_fill_ > 0) {
         // Bytes left in the pipe by a short socket splice go out first.
-        io_uring_sqe* o = ring.sqe(splice_out_op_);
-        io_uring_prep_splice(o, pipe_->rd.get(), -1, fd_.get(), -1,
-                             static_cast<unsigned>(pipe_fill_), out_flags);
+        ring.splice_out(splice_out_op_, pipe_->rd.get(), fd_.get(),
+                        static_cast<unsigned>(pipe_fill_));
         return;
     }
     const auto n = static_cast<unsigned>(std::min<uint64_t>(s.len, pipe_->capacity));
-    ring.reserve(2);  // the linked pair must go out in one submission
-    io_uring_sqe* in = ring.sqe(splice_in_op_);
-    io_uring_prep_splice(in, s.fd, static_cast<int64_t>(s.file_off), pipe_->wr.get(), -1, n,
-                         SPLICE_F_MOVE);
-    in->flags |= IOSQE_IO_LINK;
-    io_uring_sqe* o = ring.sqe(splice_out_op_);
-    io_uring_prep_splice(o, pipe_->rd.get(), -1, fd_.get(), -1, n, out_flags);
+    ring.splice_pair(splice_in_op_, splice_out_op_, s.fd, s.file_off, pipe_->wr.get(),
+                     pipe_->rd.get(), fd_.get(), n);
 }
 
 void Conn::on_splice_in(int res) {
@@ -633,8 +619,7 @@ void Conn::on_splice_out(int res) {
         set_deadline(Deadline::Send, w_.config().send_timeout_s);
     } else if (res == -EAGAIN) {
         // Socket buffer full: wait for POLLOUT instead of parking an io-wq thread.
-        io_uring_sqe* p = w_.ring().sqe(poll_op_);
-        io_uring_prep_poll_add(p, fd_.get(), POLLOUT);
+        w_.ring().poll(poll_op_, fd_.get(), POLLOUT);
         return;
     } else if (res != -ECANCELED && res != 0) {
         abort();  // ECANCELED: the link was cut by a short splice-in; the pipe keeps the bytes
@@ -779,7 +764,7 @@ void Conn::finish_close() {
         // before these are submitted, and they can wait for the next submit.
         for (const core::Op* op : ops()) {
             if (!op->in_flight()) continue;
-            io_uring_prep_cancel64(w_.ring().sqe_untracked(), reinterpret_cast<uint64_t>(op), 0);
+            w_.ring().cancel(*op);
         }
     }
     maybe_release();
@@ -882,9 +867,8 @@ void Conn::tick(uint64_t now_ms) {
 void Conn::on_cqe(core::Op& op, int res, uint32_t flags) {
     if (closing_) {
         // Only give provided buffers back; the slot is released once every op is done.
-        if ((op.kind() == kRecv || op.kind() == kRecvMsg) && res > 0 &&
-            (flags & IORING_CQE_F_BUFFER))
-            w_.buffers()->recycle(static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT));
+        if ((op.kind() == kRecv || op.kind() == kRecvMsg) && res > 0 && core::cqe_buffer(flags) >= 0)
+            w_.buffers()->recycle(static_cast<uint16_t>(core::cqe_buffer(flags)));
         maybe_release();
         return;
     }

@@ -321,9 +321,8 @@ void Conn::tls_send_wire() {
     TlsState& t = *tls_;
     if (t.wire_in_flight || t.wire_off >= t.wire.size()) return;
     t.wire_in_flight = true;
-    io_uring_sqe* s = w_.ring().sqe(send_op_);
-    io_uring_prep_send(s, fd_.get(), t.wire.data() + t.wire_off, t.wire.size() - t.wire_off,
-                       MSG_NOSIGNAL);
+    w_.ring().send(send_op_, fd_.get(), t.wire.data() + t.wire_off, t.wire.size() - t.wire_off,
+                   MSG_NOSIGNAL);
     set_deadline(handshaking_ ? Deadline::Header : Deadline::Send,
                  handshaking_ ? w_.config().handshake_timeout_s : w_.config().send_timeout_s);
 }
@@ -520,8 +519,7 @@ bool Conn::tls_send_owed_warning() {
 // Kernel TX: one alert record by sendmsg + TLS_SET_RECORD_TYPE (ctl_op_ must be free).
 void Conn::tls_ctl_alert(uint8_t level, uint8_t description) {
     tls_->ctl.prepare_alert(level, description);
-    io_uring_sqe* s = w_.ring().sqe(ctl_op_);
-    io_uring_prep_sendmsg(s, fd_.get(), &tls_->ctl.msg, MSG_NOSIGNAL);
+    w_.ring().sendmsg(ctl_op_, fd_.get(), &tls_->ctl.msg, MSG_NOSIGNAL);
 }
 
 // ---- user RX: records opened in memory ----------------------------------------------------
@@ -675,8 +673,7 @@ bool Conn::tls_kernel_key_update_out() {
         return true;
     }
     t.ku_in_flight = true;
-    io_uring_sqe* s = w_.ring().sqe(ctl_op_);
-    io_uring_prep_sendmsg(s, fd_.get(), &t.ctl.msg, MSG_NOSIGNAL);
+    w_.ring().sendmsg(ctl_op_, fd_.get(), &t.ctl.msg, MSG_NOSIGNAL);
     set_deadline(Deadline::Send, w_.config().send_timeout_s);
     return true;
 }
@@ -690,30 +687,24 @@ bool Conn::tls_arm_recv() {
         if (t.wire_in_flight || t.handshake_done || t.handshake_failed) return true;
         if (recv_op_.in_flight()) return true;
         // Single-shot reads during the handshake: nothing is read far beyond Finished.
-        io_uring_sqe* s = w_.ring().sqe(recv_op_);
         recv_multishot_ = false;
         if (core::BufferRing* b = w_.buffers()) {
-            io_uring_prep_recv(s, fd_.get(), nullptr, 0, 0);
-            s->flags |= IOSQE_BUFFER_SELECT;
-            s->buf_group = b->group();
+            w_.ring().recv_provided(recv_op_, fd_.get(), *b, false);
         } else {
             if (!rxbuf_) rxbuf_ = std::make_unique<char[]>(kRxBufSize);
-            io_uring_prep_recv(s, fd_.get(), rxbuf_.get(), kRxBufSize, 0);
+            w_.ring().recv(recv_op_, fd_.get(), rxbuf_.get(), kRxBufSize);
         }
         return true;
     }
     if (!t.rx_kernel) return false;  // user RX: the plain recv path, bytes go to the opener
     if (recvmsg_op_.in_flight() || !should_read()) return true;
-    io_uring_sqe* s = w_.ring().sqe(recvmsg_op_);
     if (core::BufferRing* b = w_.buffers()) {
         t.rxmsg.prepare(nullptr, 0);  // the kernel picks a provided buffer
-        io_uring_prep_recvmsg(s, fd_.get(), &t.rxmsg.msg, 0);
-        s->flags |= IOSQE_BUFFER_SELECT;
-        s->buf_group = b->group();
+        w_.ring().recvmsg(recvmsg_op_, fd_.get(), &t.rxmsg.msg, b);
     } else {
         if (!rxbuf_) rxbuf_ = std::make_unique<char[]>(kRxBufSize);
         t.rxmsg.prepare(rxbuf_.get(), kRxBufSize);
-        io_uring_prep_recvmsg(s, fd_.get(), &t.rxmsg.msg, 0);
+        w_.ring().recvmsg(recvmsg_op_, fd_.get(), &t.rxmsg.msg, nullptr);
     }
     return true;
 }
@@ -722,8 +713,8 @@ void Conn::tls_on_recvmsg(int res, uint32_t flags) {
     TlsState& t = *tls_;
     core::BufferRing* b = w_.buffers();
     if (res > 0) {
-        const bool provided = (flags & IORING_CQE_F_BUFFER) != 0;
-        const auto bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+        const bool provided = core::cqe_buffer(flags) >= 0;
+        const auto bid = static_cast<uint16_t>(core::cqe_buffer(flags));
         std::string_view data(provided ? b->buffer(bid) : rxbuf_.get(), static_cast<size_t>(res));
         const uint8_t type = t.rxmsg.record_type().value_or(ktls::kApplicationData);
         bool go_on = true;
@@ -744,8 +735,8 @@ void Conn::tls_on_recvmsg(int res, uint32_t flags) {
     } else if (res == 0 && t.rxmsg.record_type().value_or(ktls::kApplicationData) !=
                                ktls::kApplicationData) {
         // An empty control record (a zero-length alert or handshake fragment), not EOF.
-        if ((flags & IORING_CQE_F_BUFFER) != 0)
-            b->recycle(static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT));
+        if (core::cqe_buffer(flags) >= 0)
+            b->recycle(static_cast<uint16_t>(core::cqe_buffer(flags)));
         if (!tls_on_record(*t.rxmsg.record_type(), {}) || closing_) return;
     } else if (res == 0) {
         read_eof_ = true;
@@ -853,8 +844,7 @@ void Conn::tls_pump_sealed() {
             if (sealed > 0) break;  // send what is sealed first
             if (!t.filebuf) t.filebuf = std::make_unique<char[]>(kReadChunk);
             const auto n = static_cast<unsigned>(std::min<uint64_t>(s.len, kReadChunk));
-            io_uring_sqe* sqe = w_.ring().sqe(file_read_op_);
-            io_uring_prep_read(sqe, s.fd, t.filebuf.get(), n, s.file_off);
+            w_.ring().read(file_read_op_, s.fd, t.filebuf.get(), n, s.file_off);
             set_deadline(Deadline::Send, w_.config().send_timeout_s);
             return;
         }

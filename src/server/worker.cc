@@ -118,8 +118,7 @@ void Worker::request_stop() {
 }
 
 void Worker::arm_wake() {
-    io_uring_sqe* s = ring_->sqe(wake_op_);
-    io_uring_prep_read(s, wake_fd_.get(), &wake_buf_, sizeof wake_buf_, 0);
+    ring_->read(wake_op_, wake_fd_.get(), &wake_buf_, sizeof wake_buf_, 0);
 }
 
 void Worker::on_cqe(core::Op& op, int res, uint32_t) {
@@ -129,20 +128,15 @@ void Worker::on_cqe(core::Op& op, int res, uint32_t) {
 
 void Worker::arm_accept(Listener& l) {
     if (!l.fd.valid() || l.op.in_flight() || stopping_ || accept_paused_) return;
-    io_uring_sqe* s = ring_->sqe(l.op);
     // A multishot accept takes the whole backlog in one go, so it is only used while a burst
     // cannot push us past the connection limit; near the limit, one accept at a time.
     l.multishot = ring_->features().multishot_accept && free_slots() > kAcceptHeadroom;
-    if (l.multishot)
-        io_uring_prep_multishot_accept(s, l.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    else
-        io_uring_prep_accept(s, l.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    ring_->accept(l.op, l.fd.get(), l.multishot);
 }
 
 void Worker::cancel_accept(Listener& l) {
     if (!l.op.in_flight() || l.cancel_sent) return;
-    io_uring_sqe* s = ring_->sqe_untracked();
-    io_uring_prep_cancel64(s, reinterpret_cast<uint64_t>(&l.op), 0);
+    ring_->cancel(l.op);
     l.cancel_sent = true;
 }
 
