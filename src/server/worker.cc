@@ -8,7 +8,6 @@
 
 #include "base/log.h"
 #include "net/listener.h"
-#include "server/conn.h"
 #include "tls/context.h"
 
 namespace sluice::server {
@@ -20,11 +19,6 @@ constexpr uint16_t kBufGroup = 0;
 constexpr uint32_t kBufCount = 1024;   // provided buffers per worker (power of two)
 constexpr uint32_t kBufSize = 4096;    // a typical request fits one buffer
 constexpr unsigned kTickMs = 250;      // timeout resolution
-constexpr size_t kMinPooledBuffer = 256;         // smaller ones are not worth a slot
-constexpr size_t kMaxPooledBuffer = 64 * 1024;   // a big batch's buffer is freed, not kept
-constexpr size_t kMaxPooledBuffers = 1024;
-constexpr uint32_t kPipeSize = 1 << 20;  // fewer splice rounds for big files
-constexpr size_t kMaxPooledPipes = 64;
 constexpr size_t kAcceptHeadroom = 128;  // below this many free slots: single-shot accepts
 
 }  // namespace
@@ -81,6 +75,7 @@ void Worker::run(std::atomic<int>& ready) {
     max_active_ = (cfg.max_connections + threads - 1) / threads;
     if (max_active_ == 0) max_active_ = 1;
 
+    fill_env();
     wake_fd_.reset(eventfd(0, EFD_CLOEXEC));
     now_ms_ = monotonic_ms();
     next_tick_ms_ = now_ms_ + kTickMs;
@@ -188,7 +183,7 @@ Conn* Worker::new_conn() {
         free_conns_.pop_back();
         return c;
     }
-    conns_.push_back(std::make_unique<Conn>(*this));
+    conns_.push_back(std::make_unique<Conn>(env_));
     return conns_.back().get();
 }
 
@@ -232,7 +227,53 @@ void Worker::tick() {
     }
 }
 
-Worker::KtlsHw Worker::ktls_diag(int fd, bool tx_kernel, bool rx_kernel) {
+void Worker::fill_env() {
+    const config::Config& cfg = *shared_.config;
+    transport::Env& t = env_.transport;
+    t.ring = ring_.get();
+    t.bufs = bufs_.get();
+    t.multishot_recv = &multishot_recv_;
+    t.pipes = &pipes_;
+    t.counters = &counters_;
+    t.now_ms = &now_ms_;
+    t.send_timeout_s = cfg.send_timeout_s;
+    t.handshake_timeout_s = cfg.handshake_timeout_s;
+    t.ktls = cfg.ktls == config::Config::Ktls::Off       ? transport::Env::Ktls::Off
+             : cfg.ktls == config::Config::Ktls::Require ? transport::Env::Ktls::Require
+                                                         : transport::Env::Ktls::Auto;
+    t.ktls_available = shared_.ktls_available;
+    t.ktls_rekey = shared_.ktls_rekey;
+    t.tx_zerocopy_ro = cfg.tls_tx_zerocopy_ro;
+    t.ktls_host = this;
+    session::Env& s = env_.session;
+    s.cache = cache_.get();
+    s.root = shared_.root;
+    s.dates = &dates_;
+    s.log = log_.get();
+    s.counters = &counters_;
+    s.now_ms = &now_ms_;
+    s.scratch = &plan_;
+    s.header_timeout_s = cfg.header_timeout_s;
+    s.keepalive_timeout_s = cfg.keepalive_timeout_s;
+    s.server_header = cfg.server_header;
+    s.dotfiles = cfg.dotfiles;
+    s.autoindex = cfg.autoindex;
+    env_.pool = &blocks_;
+    env_.owner = this;
+    env_.log_peer = log_->enabled();
+}
+
+void Worker::failure(int err) {
+    counters_.ktls_errno[err < 0 || err > obs::WorkerCounters::kMaxErrno
+                             ? obs::WorkerCounters::kMaxErrno
+                             : err]
+        .add(1);
+}
+
+// Whether the NIC (TLS_HW) does each kernel direction's records, per sock_diag; counted.
+// Without --ktls-diag in effect (auto found no offloading interface) it costs a branch.
+transport::KtlsHost::Hw Worker::where(int fd, bool tx_kernel, bool rx_kernel) {
+    if (!shared_.ktls_diag || !(tx_kernel || rx_kernel)) return {};
     Result<ktls::TlsDiag> d = std::unexpected(Errno{0});
     if (!diag_) {
         auto s = ktls::DiagSocket::open();
@@ -251,7 +292,7 @@ Worker::KtlsHw Worker::ktls_diag(int fd, bool tx_kernel, bool rx_kernel) {
         }
         return {};
     }
-    KtlsHw hw;
+    Hw hw;
     if (tx_kernel) {
         hw.tx = ktls::is_hw(d->tx);
         (hw.tx ? counters_.ktls_diag_tx_hw : counters_.ktls_diag_tx_sw).add(1);
@@ -261,44 +302,6 @@ Worker::KtlsHw Worker::ktls_diag(int fd, bool tx_kernel, bool rx_kernel) {
         (hw.rx ? counters_.ktls_diag_rx_hw : counters_.ktls_diag_rx_sw).add(1);
     }
     return hw;
-}
-
-Result<Pipe> Worker::acquire_pipe() {
-    if (!pipes_.empty()) {
-        Pipe p = std::move(pipes_.back());
-        pipes_.pop_back();
-        return p;
-    }
-    int fds[2];
-    // Non-blocking: a splice from an empty pipe must fail fast, never park an io-wq thread.
-    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return fail_errno();
-    Pipe p;
-    p.rd.reset(fds[0]);
-    p.wr.reset(fds[1]);
-    (void)fcntl(fds[1], F_SETPIPE_SZ, kPipeSize);  // may be capped by pipe-max-size: fine
-    int cap = fcntl(fds[1], F_GETPIPE_SZ);
-    p.capacity = cap > 0 ? static_cast<uint32_t>(cap) : 65536;
-    return p;
-}
-
-void Worker::release_pipe(Pipe&& p) {
-    if (pipes_.size() < kMaxPooledPipes) pipes_.push_back(std::move(p));
-}
-
-void Worker::borrow_buffer(std::string& s) {
-    if (!s.empty() || s.capacity() >= kMinPooledBuffer || buffers_.empty()) return;
-    s.swap(buffers_.back());
-    buffers_.pop_back();
-}
-
-void Worker::return_buffer(std::string& s) {
-    std::string b;
-    b.swap(s);
-    if (b.capacity() < kMinPooledBuffer || b.capacity() > kMaxPooledBuffer ||
-        buffers_.size() >= kMaxPooledBuffers)
-        return;
-    b.clear();
-    buffers_.push_back(std::move(b));
 }
 
 }  // namespace sluice::server

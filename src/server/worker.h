@@ -20,16 +20,19 @@
 #include "files/root.h"
 #include "http/date.h"
 #include "ktls/diag.h"
+#include "http/response.h"
 #include "obs/access_log.h"
 #include "obs/counters.h"
+#include "output/queue.h"
+#include "server/conn.h"
+#include "transport/pipe.h"
+#include "transport/transport.h"
 
 namespace sluice::tls {
 class Context;
 }
 
 namespace sluice::server {
-
-class Conn;
 
 // Read-only state shared by all workers (built before the threads start).
 struct Shared {
@@ -43,14 +46,7 @@ struct Shared {
     std::shared_ptr<obs::LogSink> log_sink;
 };
 
-// A pipe for splice file → pipe → socket. Pooled per worker; returned only when empty.
-struct Pipe {
-    UniqueFd rd;
-    UniqueFd wr;
-    uint32_t capacity = 0;
-};
-
-class Worker final : public core::OpHandler {
+class Worker final : public core::OpHandler, public SlotOwner, public transport::KtlsHost {
 public:
     // `listeners` pairs each socket with whether it speaks TLS.
     Worker(const Shared& shared, unsigned index,
@@ -65,45 +61,11 @@ public:
     // Thread-safe: asks the worker to stop accepting and finish in-flight responses.
     void request_stop();
 
-    // For Conn.
-    core::Ring& ring() { return *ring_; }
-    core::BufferRing* buffers() { return bufs_.get(); }
-    bool multishot_recv() const { return multishot_recv_; }
-    void disable_multishot_recv() { multishot_recv_ = false; }
-    files::FileCache& cache() { return *cache_; }
-    http::DateCache& dates() { return dates_; }
-    obs::AccessLog& access_log() { return *log_; }
-    obs::WorkerCounters& counters() { return counters_; }
-    const config::Config& config() const { return *shared_.config; }
-    const files::Root& root() const { return *shared_.root; }
-    uint64_t now_ms() const { return now_ms_; }
-    bool stopping() const { return stopping_; }
-    bool ktls_available() const { return shared_.ktls_available; }
-    bool ktls_rekey() const { return shared_.ktls_rekey; }
-    void ktls_failure(int err) {
-        counters_.ktls_errno[err < 0 || err > obs::WorkerCounters::kMaxErrno
-                                 ? obs::WorkerCounters::kMaxErrno
-                                 : err]
-            .add(1);
-    }
-    // Whether the NIC (TLS_HW) does each kernel direction's records, per sock_diag; counted.
-    // Without --ktls-diag in effect (auto found no offloading interface) it costs a branch.
-    struct KtlsHw {
-        bool tx = false;
-        bool rx = false;
-    };
-    KtlsHw ktls_where(int fd, bool tx_kernel, bool rx_kernel) {
-        if (!shared_.ktls_diag || !(tx_kernel || rx_kernel)) return {};
-        return ktls_diag(fd, tx_kernel, rx_kernel);
-    }
-    Result<Pipe> acquire_pipe();
-    void release_pipe(Pipe&& p);
-    // Output buffers lent to busy connections: a connection going idle gives its buffers
-    // back, so keep-alive traffic does not malloc per request and idle ones hold none.
-    void borrow_buffer(std::string& s);  // an empty `s` without storage gets a pooled one
-    void return_buffer(std::string& s);  // `s` is left empty, without storage
-    // Called by a Conn once its last op completed and its fd is closed.
-    void conn_released(Conn* c);
+    // SlotOwner: a Conn's last op completed and its fd is closed.
+    void conn_released(Conn* c) override;
+    // transport::KtlsHost
+    Hw where(int fd, bool tx_kernel, bool rx_kernel) override;
+    void failure(int err) override;
 
     const obs::WorkerCounters& counters_view() const { return counters_; }
 
@@ -120,7 +82,7 @@ private:
     void tick();
     void maybe_resume_accept();
     Conn* new_conn();
-    KtlsHw ktls_diag(int fd, bool tx_kernel, bool rx_kernel);
+    void fill_env();
 
     const Shared& shared_;
     unsigned index_;
@@ -129,8 +91,10 @@ private:
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::vector<std::unique_ptr<Conn>> conns_;
     std::vector<Conn*> free_conns_;
-    std::vector<Pipe> pipes_;
-    std::vector<std::string> buffers_;
+    transport::PipePool pipes_;
+    output::BufferPool blocks_;
+    http::ResponsePlan plan_;  // lent to every connection's session for one response at a time
+    ConnEnv env_;
     std::optional<ktls::DiagSocket> diag_;  // opened at the first kTLS connection asked about
     bool diag_error_logged_ = false;
     std::unique_ptr<files::FileCache> cache_;

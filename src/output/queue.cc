@@ -1,0 +1,136 @@
+#include "output/queue.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace sluice::output {
+
+std::unique_ptr<char[]> BufferPool::get() {
+    if (free_.empty()) return std::make_unique_for_overwrite<char[]>(kBlockSize);
+    std::unique_ptr<char[]> b = std::move(free_.back());
+    free_.pop_back();
+    return b;
+}
+
+void BufferPool::put(std::unique_ptr<char[]> b) {
+    if (free_.size() < keep_max_) free_.push_back(std::move(b));
+}
+
+Queue::~Queue() { clear(); }
+
+Queue::Block& Queue::block_for(size_t n) {
+    if (!blocks_.empty()) {
+        Block& t = blocks_.back();
+        if (t.cap - t.used >= n) return t;
+    }
+    tail_mergeable_ = false;
+    Block b;
+    if (n <= BufferPool::kBlockSize) {
+        b.mem = pool_ ? pool_->get() : std::make_unique_for_overwrite<char[]>(BufferPool::kBlockSize);
+        b.cap = BufferPool::kBlockSize;
+        b.pooled = pool_ != nullptr;
+    } else {
+        b.mem = std::make_unique_for_overwrite<char[]>(n);
+        b.cap = n;
+    }
+    blocks_.push_back(std::move(b));
+    return blocks_.back();
+}
+
+void Queue::push(Piece&& p) {
+    end_ += p.len;
+    pieces_.push_back(std::move(p));
+}
+
+void Queue::copy(std::string_view bytes) {
+    if (bytes.empty()) return;
+    Block& b = block_for(bytes.size());
+    char* dst = b.mem.get() + b.used;
+    std::memcpy(dst, bytes.data(), bytes.size());
+    b.used += bytes.size();
+    if (tail_mergeable_ && pieces() > 0 && pieces_.back().data + pieces_.back().len == dst) {
+        pieces_.back().len += bytes.size();  // contiguous: one iovec
+        end_ += bytes.size();
+    } else {
+        push(Piece{dst, nullptr, -1, 0, bytes.size(), {}});
+    }
+    b.last_end = end_;
+    tail_mergeable_ = true;
+}
+
+void Queue::ref(const char* data, uint64_t len, Hold hold) {
+    if (len == 0) return;
+    tail_mergeable_ = false;
+    push(Piece{data, nullptr, -1, 0, len, std::move(hold)});
+}
+
+void Queue::file(const files::Variant& v, int fd, uint64_t off, uint64_t len, Hold hold) {
+    if (len == 0) return;
+    tail_mergeable_ = false;
+    push(Piece{nullptr, &v, fd, off, len, std::move(hold)});
+}
+
+bool Queue::has_file() const {
+    for (size_t i = head_; i < pieces_.size(); ++i)
+        if (pieces_[i].is_file()) return true;
+    return false;
+}
+
+void Queue::take(uint64_t n) {
+    n = std::min(n, end_ - taken_);
+    taken_ += n;
+    while (n > 0 && head_ < pieces_.size()) {
+        Piece& p = pieces_[head_];
+        const uint64_t k = std::min(n, p.len);
+        p.len -= k;
+        if (p.is_file())
+            p.file_off += k;
+        else
+            p.data += k;
+        n -= k;
+        if (p.len == 0) {
+            p.hold.reset();
+            ++head_;
+        }
+    }
+    if (head_ == pieces_.size()) {
+        pieces_.clear();
+        head_ = 0;
+        tail_mergeable_ = false;
+    } else if (head_ >= 64 && head_ * 2 >= pieces_.size()) {
+        pieces_.erase(pieces_.begin(), pieces_.begin() + static_cast<ptrdiff_t>(head_));
+        head_ = 0;
+    }
+    release_blocks();
+}
+
+// A block goes back once every byte copied into it is taken (a memory piece is taken only when
+// its send completed, or after it was sealed into records of their own).
+void Queue::release_blocks() {
+    size_t done = 0;
+    while (done < blocks_.size() && blocks_[done].last_end <= taken_) {
+        // The tail block may still take copies while its bytes so far are all out; it goes back
+        // too when the queue is empty of untaken bytes, so an idle connection holds nothing.
+        if (done + 1 == blocks_.size() && taken_ != end_) break;
+        ++done;
+    }
+    if (done == 0) return;
+    if (done == blocks_.size()) tail_mergeable_ = false;
+    for (size_t i = 0; i < done; ++i) {
+        if (blocks_[i].pooled && pool_)
+            pool_->put(std::move(blocks_[i].mem));
+    }
+    blocks_.erase(blocks_.begin(), blocks_.begin() + static_cast<ptrdiff_t>(done));
+}
+
+void Queue::clear() {
+    pieces_.clear();
+    head_ = 0;
+    end_ = taken_ = sent_ = 0;
+    for (Block& b : blocks_)
+        if (b.pooled && pool_) pool_->put(std::move(b.mem));
+    blocks_.clear();
+    tail_mergeable_ = false;
+}
+
+}  // namespace sluice::output

@@ -1,0 +1,446 @@
+#include "session/h1.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+
+#include "files/cache.h"
+#include "files/path.h"
+#include "http/accept_encoding.h"
+#include "http/date.h"
+#include "http/response.h"
+#include "obs/access_log.h"
+#include "obs/counters.h"
+#include "output/queue.h"
+
+namespace sluice::session {
+
+namespace {
+
+// Input received while a response is being sent is parked; beyond this the (multishot) recv
+// is stopped until the backlog is answered, so a client cannot make us buffer unboundedly.
+constexpr size_t kMaxPendingInput = 64 * 1024;
+// Responses produced from one read are batched into one send up to this many bytes.
+constexpr uint64_t kMaxBatchBytes = 256 * 1024;
+// Cached bodies up to this size are copied next to their head (cheaper than an iovec).
+constexpr uint64_t kCopyBodyMax = 4096;
+
+static_assert(static_cast<int>(files::Coding::Gzip) == static_cast<int>(http::Encoding::Gzip));
+static_assert(static_cast<int>(files::Coding::Zstd) == static_cast<int>(http::Encoding::Zstd));
+static_assert(static_cast<int>(files::Coding::Br) == static_cast<int>(http::Encoding::Br));
+static_assert(files::kCodingCount == http::kEncodingCount);
+
+}  // namespace
+
+H1::H1(const Env& env, Owner& owner) : env_(env), owner_(owner) {}
+H1::~H1() = default;
+
+void H1::reset() {
+    parser_.emplace();
+    req_.clear();
+    inbuf_.clear();
+    logs_.clear();
+    logs_head_ = 0;
+    req_start_ms_ = 0;
+    requests_ = 0;
+    read_eof_ = close_after_ = input_after_close_ = linger_on_close_ = false;
+    shutdown_requested_ = false;
+    set_deadline(Deadline::Header, env_.header_timeout_s);
+}
+
+void H1::release() {
+    logs_.clear();
+    logs_head_ = 0;
+    std::string().swap(inbuf_);
+    deadline_ = Deadline::None;
+}
+
+void H1::set_deadline(Deadline d, double seconds) {
+    deadline_ = d;
+    deadline_ms_ = *env_.now_ms + static_cast<uint64_t>(seconds * 1000.0);
+}
+
+bool H1::unread_input() const {
+    return !inbuf_.empty() || input_after_close_ || (parser_ && parser_->in_progress());
+}
+
+void H1::update_input() {
+    if (close_after_ || inbuf_.size() >= kMaxPendingInput) {
+        owner_.set_input(Input::Stop);
+    } else if (!owner_.queue().idle() || !inbuf_.empty()) {
+        owner_.set_input(Input::Park);
+    } else {
+        owner_.set_input(Input::Want);
+    }
+}
+
+// ---- input ---------------------------------------------------------------------------------
+
+void H1::feed(std::string_view data) {
+    if (close_after_) {
+        input_after_close_ = true;  // dropped, but the close must linger for it
+        return;
+    }
+    if (!owner_.queue().idle() || !inbuf_.empty()) {
+        inbuf_.append(data);
+        update_input();
+        return;
+    }
+    process(data);
+}
+
+void H1::process_pending() {
+    std::string pending;
+    pending.swap(inbuf_);
+    process(pending);
+    // Keep the allocation if nothing new was parked, so pipelining does not churn the heap.
+    if (inbuf_.empty() && pending.capacity() <= kMaxPendingInput) {
+        pending.clear();
+        inbuf_.swap(pending);
+    }
+}
+
+void H1::process(std::string_view data) {
+    output::Queue& q = owner_.queue();
+    const uint64_t batch_start = q.end();
+    while (!data.empty() && !close_after_) {
+        if (!parser_->in_progress()) {
+            req_start_ms_ = *env_.now_ms;
+            if (deadline_ != Deadline::Header) set_deadline(Deadline::Header, env_.header_timeout_s);
+        }
+        http::ParseOutcome out = parser_->feed(data, req_);
+        data.remove_prefix(std::min(out.consumed, data.size()));
+        if (out.status == http::ParseStatus::NeedMore) break;
+        if (out.status == http::ParseStatus::Error) {
+            queue_error(out.error_status);
+            break;
+        }
+        handle_request();
+        // Stop batching at a spliced body or a big batch; the rest waits in inbuf_.
+        if (!data.empty() && (q.has_file() || q.end() - batch_start > kMaxBatchBytes)) {
+            inbuf_.append(data);
+            break;
+        }
+    }
+    if (!data.empty() && close_after_) input_after_close_ = true;  // dropped: linger for it
+    after_process();
+}
+
+void H1::after_process() {
+    output::Queue& q = owner_.queue();
+    if (close_after_) {
+        deadline_ = Deadline::None;
+        owner_.close(linger_on_close_, unread_input());
+        return;
+    }
+    if (!q.idle()) {
+        deadline_ = Deadline::None;  // the transport's send timeout runs now
+        update_input();
+        owner_.flush();
+        return;
+    }
+    go_idle();
+}
+
+// ---- requests ------------------------------------------------------------------------------
+
+void H1::handle_request() {
+    if (shutdown_requested_) req_.keep_alive = false;
+    env_.counters->requests.add(1);
+    ++requests_;
+    http::ResponsePlan& plan = *env_.scratch;
+    http::ServerInfo info;
+    info.server_name = env_.server_header;
+    info.date = env_.dates->now();
+    if (req_.method == http::Method::Other) {
+        queue_simple(405, http::kAllowHeader);
+        return;
+    }
+    if (req_.method == http::Method::Options) {
+        // The methods are the same for every resource, so a path is only checked for
+        // malformation (the parser let "*" through for OPTIONS alone).
+        if (req_.form != http::TargetForm::Asterisk &&
+            !files::clean_target(req_.path(), true).has_value()) {
+            queue_error(400);
+            return;
+        }
+        http::plan_options_response(req_.keep_alive, req_.version_minor, info, plan);
+        queue_plan(plan, nullptr, {});
+        return;
+    }
+    auto clean = files::clean_target(req_.path(), env_.dotfiles);
+    if (!clean) {
+        // A malformed target (bad escape, NUL, encoded '/', invalid UTF-8) is bad input like a
+        // malformed request line: answer and close. A hidden dotfile is a plain 404 on a live
+        // connection.
+        if (clean.error() == 400)
+            queue_error(400);
+        else
+            queue_simple(clean.error(), {});
+        return;
+    }
+    files::Lookup lk = env_.cache->lookup(*clean, *env_.now_ms);
+    switch (lk.kind) {
+    case files::LookupKind::File: {
+        files::Resource& r = *lk.resource;
+        const http::Encoding enc = http::choose_encoding(req_.accept_encoding, r.available);
+        const files::Variant& v = r.variants[static_cast<unsigned>(enc)];
+        http::Representation rep;
+        rep.length = static_cast<uint64_t>(v.st.st_size);
+        rep.mtime = v.st.st_mtim.tv_sec;
+        rep.etag = v.etag;
+        rep.content_type = r.content_type;
+        rep.encoding = enc;
+        rep.vary_accept_encoding = r.available != 1;
+        if (v.rep_headers.empty()) v.rep_headers = http::render_representation_headers(rep);
+        rep.prerendered = v.rep_headers;
+        http::plan_file_response(req_, rep, info, plan);
+        queue_plan(plan, &v, lk.resource);
+        return;
+    }
+    case files::LookupKind::Redirect: {
+        // The raw path (still percent-encoded, CR/LF impossible after llhttp) plus '/'.
+        std::string_view t = req_.path();
+        size_t qm = t.find('?');
+        std::string loc = "Location: ";
+        loc.append(t.substr(0, qm));
+        loc += '/';
+        if (qm != std::string_view::npos) loc.append(t.substr(qm));
+        loc += "\r\n";
+        queue_simple(301, loc);
+        return;
+    }
+    case files::LookupKind::Directory:
+        if (env_.autoindex) {
+            queue_autoindex(clean->rel);
+        } else {
+            queue_simple(403, {});
+        }
+        return;
+    case files::LookupKind::NotFound:
+        queue_simple(404, {});
+        return;
+    case files::LookupKind::Forbidden:
+        queue_simple(403, {});
+        return;
+    case files::LookupKind::Error:
+        queue_simple(500, {});
+        return;
+    }
+}
+
+void H1::queue_autoindex(const std::string& rel) {
+    auto entries = files::list_directory(*env_.root, rel, env_.dotfiles);
+    if (!entries) {
+        queue_simple(entries.error().code == EACCES ? 403 : 404, {});
+        return;
+    }
+    const std::string title = "Index of /" + files::html_escape(rel) + (rel.empty() ? "" : "/");
+    std::string body;
+    body.reserve(256 + entries->size() * 96);
+    body += "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>";
+    body += title;
+    body += "</title></head><body><h1>";
+    body += title;
+    body += "</h1><hr><pre>\n<a href=\"../\">../</a>\n";
+    for (const files::DirEntry& e : *entries) {
+        body += "<a href=\"";
+        body += files::url_escape_segment(e.name);
+        if (e.is_dir) body += '/';
+        body += "\">";
+        body += files::html_escape(e.name);
+        if (e.is_dir) body += '/';
+        body += "</a>";
+        char meta[96];
+        char date[http::kHttpDateLen + 1] = {};
+        http::format_http_date(e.mtime, date);
+        int n = std::snprintf(meta, sizeof meta, "  %s  %llu\n", date,
+                              static_cast<unsigned long long>(e.size));
+        body.append(meta, static_cast<size_t>(n > 0 ? n : 0));
+    }
+    body += "</pre><hr></body></html>\n";
+    http::ServerInfo info;
+    info.server_name = env_.server_header;
+    info.date = env_.dates->now();
+    http::plan_html_response(200, std::move(body), req_.keep_alive,
+                             req_.method == http::Method::Head, req_.version_minor, info,
+                             *env_.scratch);
+    queue_plan(*env_.scratch, nullptr, {});
+}
+
+void H1::queue_simple(int status, std::string_view extra_headers) {
+    http::ServerInfo info;
+    info.server_name = env_.server_header;
+    info.date = env_.dates->now();
+    http::plan_simple_response(status, extra_headers, req_.keep_alive,
+                               req_.method == http::Method::Head, req_.version_minor, info,
+                               *env_.scratch);
+    queue_plan(*env_.scratch, nullptr, {});
+}
+
+void H1::queue_error(int status) {
+    // Protocol errors: answer, then half-close and drain (the request framing is lost).
+    http::ServerInfo info;
+    info.server_name = env_.server_header;
+    info.date = env_.dates->now();
+    http::plan_simple_response(status, status == 405 ? http::kAllowHeader : "", false, false,
+                               1, info, *env_.scratch);
+    linger_on_close_ = true;
+    queue_plan(*env_.scratch, nullptr, {});
+    close_after_ = true;
+}
+
+void H1::queue_plan(http::ResponsePlan& plan, const files::Variant* v,
+                    const std::shared_ptr<files::Resource>& res) {
+    output::Queue& q = owner_.queue();
+    q.copy(plan.head);
+    for (const http::BodyPart& part : plan.body) {
+        if (part.length == 0 && part.literal.empty()) continue;
+        if (!part.from_file) {
+            q.copy(part.literal);
+        } else if (v && v->has_bytes && part.length <= kCopyBodyMax) {
+            // Small bodies are copied next to their head: one contiguous buffer goes out
+            // with a plain send instead of a sendmsg with an iovec per piece.
+            q.copy(std::string_view(v->bytes).substr(part.offset, part.length));
+        } else if (v && v->has_bytes) {
+            q.ref(v->bytes.data() + part.offset, part.length, res);
+        } else if (v) {
+            q.file(*v, v->fd.get(), part.offset, part.length, res);
+        }
+    }
+    if (!plan.keep_alive) close_after_ = true;
+    note_log(plan.status, plan.body_length);
+}
+
+// ---- access log ----------------------------------------------------------------------------
+
+void H1::note_log(int status, uint64_t bytes) {
+    env_.counters->count_status(status);
+    if (!env_.log->enabled()) return;
+    PendingLog& l = logs_.emplace_back();
+    l.end = owner_.queue().end();
+    l.status = status;
+    l.bytes = bytes;
+    l.start_ms = req_start_ms_ ? req_start_ms_ : *env_.now_ms;
+    l.major = req_.version_major;
+    l.minor = req_.version_minor;
+    l.method = req_.method_name;
+    l.target = req_.target;
+    l.referer = req_.referer;
+    l.user_agent = req_.user_agent;
+}
+
+void H1::emit_log(const PendingLog& l, uint64_t bytes) {
+    obs::AccessRecord rec;
+    rec.remote_ip = owner_.peer_ip();
+    rec.time = ::time(nullptr);
+    rec.method = l.method;
+    rec.target = l.target;
+    rec.http_major = l.major;
+    rec.http_minor = l.minor;
+    rec.status = l.status;
+    rec.body_bytes = bytes;
+    rec.referer = l.referer;
+    rec.user_agent = l.user_agent;
+    rec.request_time_s = static_cast<double>(*env_.now_ms - l.start_ms) / 1000.0;
+    rec.conn_id = owner_.conn_id();
+    rec.tls = owner_.tls_tag();
+    env_.log->append(rec);
+}
+
+void H1::flush_logs() {
+    const uint64_t sent = owner_.queue().sent();
+    while (logs_head_ < logs_.size() && logs_[logs_head_].end <= sent) {
+        emit_log(logs_[logs_head_], logs_[logs_head_].bytes);
+        ++logs_head_;
+    }
+    if (logs_head_ == logs_.size()) {
+        logs_.clear();
+        logs_head_ = 0;
+    }
+}
+
+// Log what was cut short with the body bytes that did go out.
+void H1::on_closed() {
+    deadline_ = Deadline::None;
+    if (!env_.log->enabled()) return;
+    const uint64_t sent = owner_.queue().sent();
+    for (size_t i = logs_head_; i < logs_.size(); ++i) {
+        const PendingLog& l = logs_[i];
+        const uint64_t unsent = l.end > sent ? l.end - sent : 0;
+        emit_log(l, l.bytes > unsent ? l.bytes - unsent : 0);
+    }
+    logs_.clear();
+    logs_head_ = 0;
+}
+
+// ---- output done ---------------------------------------------------------------------------
+
+void H1::on_sent(bool drained) {
+    flush_logs();
+    if (drained) responses_done();
+}
+
+void H1::responses_done() {
+    if (close_after_) return;  // the transport closes once drained
+    if (!inbuf_.empty()) {
+        process_pending();
+        return;
+    }
+    if (read_eof_) {
+        close_graceful();  // after the peer's FIN or close_notify: ours (TLS), then close
+        return;
+    }
+    go_idle();
+}
+
+void H1::go_idle() {
+    if (shutdown_requested_ && !parser_->in_progress()) {
+        owner_.close_now();
+        return;
+    }
+    if (!parser_->in_progress()) {
+        // Until a first request came, the connection is not "kept alive", it is awaited
+        // (after a TLS handshake too): the header timeout applies.
+        if (requests_ == 0) {
+            if (deadline_ != Deadline::Header) set_deadline(Deadline::Header, env_.header_timeout_s);
+        } else {
+            set_deadline(Deadline::Keepalive, env_.keepalive_timeout_s);
+        }
+    } else if (deadline_ != Deadline::Header) {
+        set_deadline(Deadline::Header, env_.header_timeout_s);
+    }
+    update_input();
+}
+
+void H1::close_graceful() {
+    close_after_ = true;
+    deadline_ = Deadline::None;
+    owner_.close(linger_on_close_, unread_input());
+}
+
+void H1::on_eof() {
+    read_eof_ = true;
+    if (close_after_) return;
+    if (owner_.queue().idle() && inbuf_.empty()) close_graceful();
+}
+
+void H1::begin_shutdown() {
+    shutdown_requested_ = true;
+    if (owner_.queue().idle() && inbuf_.empty() && !parser_->in_progress()) owner_.close_now();
+}
+
+void H1::tick(uint64_t now_ms) {
+    if (deadline_ == Deadline::None || now_ms < deadline_ms_) return;
+    const Deadline d = deadline_;
+    deadline_ = Deadline::None;
+    if (d == Deadline::Header) {
+        env_.counters->timeouts_header.add(1);
+        owner_.close_now();
+    } else {
+        env_.counters->timeouts_keepalive.add(1);
+        close_graceful();
+    }
+}
+
+}  // namespace sluice::session

@@ -1,0 +1,169 @@
+#include "output/queue.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "files/cache.h"
+
+namespace sluice::output {
+namespace {
+
+// The bytes of the memory pieces from the front, as a sender would gather them.
+std::string gather(const Queue& q) {
+    std::string out;
+    for (size_t i = 0; i < q.pieces(); ++i) {
+        const Piece& p = q.piece(i);
+        if (p.is_file()) break;
+        out.append(p.data, p.len);
+    }
+    return out;
+}
+
+TEST(Queue, CopiesMergeIntoOnePiece) {
+    BufferPool pool;
+    Queue q(&pool);
+    q.copy("HTTP/1.1 200 OK\r\n");
+    q.copy("\r\nbody");
+    EXPECT_EQ(q.pieces(), 1u);
+    EXPECT_EQ(gather(q), "HTTP/1.1 200 OK\r\n\r\nbody");
+    EXPECT_EQ(q.end(), 23u);
+    EXPECT_EQ(q.unsent(), 23u);
+}
+
+TEST(Queue, PositionsAndCursors) {
+    BufferPool pool;
+    Queue q(&pool);
+    q.copy("abcdef");
+    const uint64_t mark = q.end();
+    q.copy("ghij");
+    q.take(4);
+    EXPECT_EQ(q.taken(), 4u);
+    EXPECT_EQ(q.sent(), 0u);
+    q.sent(3);
+    EXPECT_EQ(q.sent(), 3u);
+    EXPECT_LT(q.sent(), mark);
+    EXPECT_EQ(gather(q), "efghij");
+    q.take(6);
+    q.all_sent();
+    EXPECT_TRUE(q.idle());
+    EXPECT_GE(q.sent(), mark);
+    // sent() never passes taken()
+    q.copy("x");
+    q.sent(100);
+    EXPECT_EQ(q.sent(), q.taken());
+}
+
+TEST(Queue, BlocksNeverMoveWhileAppending) {
+    BufferPool pool;
+    Queue q(&pool);
+    q.copy("first");
+    const char* p = q.piece(0).data;
+    // Enough to need several blocks: the first piece's bytes stay where they were.
+    std::string big(BufferPool::kBlockSize - 100, 'y');
+    for (int i = 0; i < 5; ++i) q.copy(big);
+    EXPECT_EQ(q.piece(0).data, p);
+    EXPECT_EQ(std::string(p, 5), "first");
+    EXPECT_EQ(q.end(), 5 + 5 * big.size());
+}
+
+TEST(Queue, BlocksGoBackWhenTaken) {
+    BufferPool pool;
+    {
+        Queue q(&pool);
+        std::string big(BufferPool::kBlockSize - 10, 'z');
+        q.copy(big);
+        q.copy(big);  // a second block
+        EXPECT_EQ(pool.kept(), 0u);
+        q.take(big.size());
+        EXPECT_EQ(pool.kept(), 1u);  // the first block, no longer needed
+        q.take(big.size());
+        EXPECT_EQ(pool.kept(), 2u);  // empty queue: it holds no block
+        q.copy("again");             // from the pool
+        EXPECT_EQ(pool.kept(), 1u);
+    }
+    EXPECT_EQ(pool.kept(), 2u);  // destroyed with a block: back to the pool
+}
+
+TEST(Queue, BigCopyGetsItsOwnBlock) {
+    BufferPool pool;
+    Queue q(&pool);
+    std::string huge(3 * BufferPool::kBlockSize, 'h');
+    q.copy(huge);
+    EXPECT_EQ(q.pieces(), 1u);
+    EXPECT_EQ(gather(q), huge);
+    q.take(huge.size());
+    EXPECT_EQ(pool.kept(), 0u);  // not pooled: only standard blocks are
+}
+
+TEST(Queue, RefAndFilePiecesKeepTheirHold) {
+    BufferPool pool;
+    Queue q(&pool);
+    auto res = std::make_shared<files::Resource>();
+    std::weak_ptr<files::Resource> weak = res;
+    static const char kBody[] = "cached body";
+    q.copy("head");
+    q.ref(kBody, 11, res);
+    q.file(res->variants[0], 7, 100, 5000, res);
+    res.reset();
+    EXPECT_FALSE(weak.expired());
+    EXPECT_EQ(q.pieces(), 3u);
+    EXPECT_TRUE(q.has_file());
+    EXPECT_EQ(gather(q), "headcached body");
+    q.take(4 + 11);
+    EXPECT_FALSE(weak.expired());  // the file piece still holds it
+    ASSERT_EQ(q.pieces(), 1u);
+    const Piece& f = q.piece(0);
+    EXPECT_TRUE(f.is_file());
+    EXPECT_EQ(f.fd, 7);
+    EXPECT_EQ(f.file_off, 100u);
+    q.take(1000);
+    EXPECT_EQ(q.piece(0).file_off, 1100u);
+    EXPECT_EQ(q.piece(0).len, 4000u);
+    q.take(4000);
+    EXPECT_TRUE(weak.expired());
+    EXPECT_FALSE(q.has_file());
+    EXPECT_TRUE(q.all_taken());
+}
+
+TEST(Queue, NoMergeAcrossARef) {
+    BufferPool pool;
+    Queue q(&pool);
+    q.copy("a");
+    q.ref("bb", 2, nullptr);
+    q.copy("c");
+    EXPECT_EQ(q.pieces(), 3u);
+    EXPECT_EQ(gather(q), "abbc");
+}
+
+TEST(Queue, ClearDropsEverythingAndRestartsPositions) {
+    BufferPool pool;
+    Queue q(&pool);
+    auto res = std::make_shared<files::Resource>();
+    std::weak_ptr<files::Resource> weak = res;
+    q.copy("abc");
+    q.ref("xyz", 3, res);
+    res.reset();
+    q.take(1);
+    q.clear();
+    EXPECT_TRUE(weak.expired());
+    EXPECT_EQ(q.pieces(), 0u);
+    EXPECT_EQ(q.end(), 0u);
+    EXPECT_EQ(q.sent(), 0u);
+    EXPECT_EQ(pool.kept(), 1u);
+}
+
+TEST(Queue, ManyPiecesCompact) {
+    BufferPool pool;
+    Queue q(&pool);
+    for (int i = 0; i < 1000; ++i) q.ref("p", 1, nullptr);
+    for (int i = 0; i < 999; ++i) q.take(1);
+    EXPECT_EQ(q.pieces(), 1u);
+    EXPECT_EQ(q.unsent(), 1000u);
+    q.take(1);
+    EXPECT_TRUE(q.all_taken());
+}
+
+}  // namespace
+}  // namespace sluice::output
