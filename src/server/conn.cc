@@ -221,9 +221,9 @@ void Conn::handle_request() {
     w_.counters().requests.add(1);
     ++requests_;
     w_.borrow_buffer(outbuf_);
-    w_.borrow_buffer(plan_.head);
     if (req_.method == http::Method::Other) {
-        queue_simple(405, http::kAllowHeader);
+        const http::Field allow[] = {{http::FieldName::Allow, http::kAllowMethods}};
+        queue_simple(405, allow);
         return;
     }
     if (req_.method == http::Method::Options) {
@@ -234,7 +234,7 @@ void Conn::handle_request() {
             queue_error(400);
             return;
         }
-        http::plan_options_response(req_.keep_alive, req_.version_minor, server_info(), plan_);
+        http::plan_options_response(req_.keep_alive, server_info(), plan_);
         queue_plan(plan_, nullptr, {});
         return;
     }
@@ -262,8 +262,12 @@ void Conn::handle_request() {
         rep.content_type = r.content_type;
         rep.encoding = enc;
         rep.vary_accept_encoding = r.available != 1;
-        if (v.rep_headers.empty()) v.rep_headers = http::render_representation_headers(rep);
-        rep.prerendered = v.rep_headers;
+        if (v.rep_headers.empty())
+            http::prerender_representation(rep, v.rep_headers, v.rep_index);
+        if (!v.rep_headers.empty()) {
+            rep.prerendered = v.rep_headers;
+            rep.prerendered_index = v.rep_index;
+        }
         http::plan_file_response(req_, rep, server_info(), plan_);
         queue_plan(plan_, &v, lk.resource);
         return;
@@ -272,12 +276,11 @@ void Conn::handle_request() {
         // The raw path (still percent-encoded, CR/LF impossible after llhttp) plus '/'.
         std::string_view t = req_.path();
         size_t q = t.find('?');
-        std::string loc = "Location: ";
-        loc.append(t.substr(0, q));
+        std::string loc(t.substr(0, q));
         loc += '/';
         if (q != std::string_view::npos) loc.append(t.substr(q));
-        loc += "\r\n";
-        queue_simple(301, loc);
+        const http::Field location[] = {{http::FieldName::Location, loc}};
+        queue_simple(301, location);
         return;
     }
     case files::LookupKind::Directory:
@@ -337,22 +340,22 @@ void Conn::queue_autoindex(const std::string& rel) {
     }
     body += "</pre><hr></body></html>\n";
     http::plan_html_response(200, std::move(body), req_.keep_alive,
-                             req_.method == http::Method::Head, req_.version_minor,
-                             server_info(), plan_);
+                             req_.method == http::Method::Head, server_info(), plan_);
     queue_plan(plan_, nullptr, {});
 }
 
-void Conn::queue_simple(int status, std::string_view extra_headers) {
-    http::plan_simple_response(status, extra_headers, req_.keep_alive,
-                               req_.method == http::Method::Head, req_.version_minor,
+void Conn::queue_simple(int status, std::span<const http::Field> extra) {
+    http::plan_simple_response(status, extra, req_.keep_alive, req_.method == http::Method::Head,
                                server_info(), plan_);
     queue_plan(plan_, nullptr, {});
 }
 
 void Conn::queue_error(int status) {
     // Protocol errors: answer, then half-close and drain (the request framing is lost).
-    http::plan_simple_response(status, status == 405 ? http::kAllowHeader : "", false, false,
-                               1, server_info(), plan_);
+    const http::Field allow[] = {{http::FieldName::Allow, http::kAllowMethods}};
+    std::span<const http::Field> extra;
+    if (status == 405) extra = allow;
+    http::plan_simple_response(status, extra, false, false, server_info(), plan_);
     linger_on_close_ = true;
     linger_no_read_ = false;
     queue_plan(plan_, nullptr, {});
@@ -382,8 +385,10 @@ void Conn::push_mem(const char* ext, size_t off, uint64_t len,
 void Conn::queue_plan(http::ResponsePlan& plan, const files::Variant* v,
                       const std::shared_ptr<files::Resource>& res) {
     size_t off = outbuf_.size();
-    outbuf_ += plan.head;
-    push_mem(nullptr, off, plan.head.size(), {});
+    // A parse error (queue_error) has no request version, but keep_alive is false then and
+    // Connection: close does not depend on it.
+    http::render_h1_head(plan, req_.version_minor, outbuf_);
+    push_mem(nullptr, off, outbuf_.size() - off, {});
     for (const http::BodyPart& part : plan.body) {
         if (part.length == 0 && part.literal.empty()) continue;
         if (!part.from_file) {
@@ -690,7 +695,6 @@ void Conn::responses_done() {
 
 void Conn::drop_output_buffers() {
     w_.return_buffer(outbuf_);
-    w_.return_buffer(plan_.head);
     std::vector<iovec>().swap(iov_);
 }
 

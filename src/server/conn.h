@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,7 +98,7 @@ private:
     http::ServerInfo server_info();
     void queue_plan(http::ResponsePlan& plan, const files::Variant* v,
                     const std::shared_ptr<files::Resource>& res);
-    void queue_simple(int status, std::string_view extra_headers);
+    void queue_simple(int status, std::span<const http::Field> extra);
     void queue_error(int status);
     void queue_autoindex(const std::string& rel);
     void push_mem(const char* ext, size_t off, uint64_t len,
@@ -111,7 +112,7 @@ private:
     void advance_sent(uint64_t n);
     void responses_done();
     void go_idle();
-    void drop_output_buffers();  // outbuf_ and plan_.head back to the worker's pool, iov_ freed
+    void drop_output_buffers();  // outbuf_ back to the worker's pool, iov_ freed
     void set_cork(bool on);
     void set_deadline(Deadline d, double seconds);
     void close_graceful();
