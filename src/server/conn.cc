@@ -216,149 +216,44 @@ void Conn::process(std::string_view data) {
 // ---- requests --------------------------------------------------------------------------
 
 void Conn::handle_request() {
-    const config::Config& cfg = w_.config();
     if (shutdown_requested_) req_.keep_alive = false;
     w_.counters().requests.add(1);
     ++requests_;
     w_.borrow_buffer(outbuf_);
-    if (req_.method == http::Method::Other) {
-        const http::Field allow[] = {{http::FieldName::Allow, http::kAllowMethods}};
-        queue_simple(405, allow);
-        return;
+    static_files().handle(req_, response_);
+    if (response_.bad_request) {
+        // A malformed target: answered like a protocol error (half-close and drain).
+        linger_on_close_ = true;
+        linger_no_read_ = false;
     }
-    if (req_.method == http::Method::Options) {
-        // The methods are the same for every resource, so a path is only checked for
-        // malformation (the parser let "*" through for OPTIONS alone).
-        if (req_.form != http::TargetForm::Asterisk &&
-            !files::clean_target(req_.path(), true).has_value()) {
-            queue_error(400);
-            return;
-        }
-        http::plan_options_response(req_.keep_alive, server_info(), plan_);
-        queue_plan(plan_, nullptr, {});
-        return;
-    }
-    auto clean = files::clean_target(req_.path(), cfg.dotfiles);
-    if (!clean) {
-        // A malformed target (bad escape, NUL, encoded '/', invalid UTF-8) is bad input like a
-        // malformed request line: answer and close. A hidden dotfile is a plain 404 on a live
-        // connection.
-        if (clean.error() == 400)
-            queue_error(400);
-        else
-            queue_simple(clean.error(), {});
-        return;
-    }
-    files::Lookup lk = w_.cache().lookup(*clean, w_.now_ms());
-    switch (lk.kind) {
-    case files::LookupKind::File: {
-        files::Resource& r = *lk.resource;
-        const http::Encoding enc = http::choose_encoding(req_.accept_encoding, r.available);
-        const files::Variant& v = r.variants[static_cast<unsigned>(enc)];
-        http::Representation rep;
-        rep.length = static_cast<uint64_t>(v.st.st_size);
-        rep.mtime = v.st.st_mtim.tv_sec;
-        rep.etag = v.etag;
-        rep.content_type = r.content_type;
-        rep.encoding = enc;
-        rep.vary_accept_encoding = r.available != 1;
-        if (v.rep_headers.empty())
-            http::prerender_representation(rep, v.rep_headers, v.rep_index);
-        if (!v.rep_headers.empty()) {
-            rep.prerendered = v.rep_headers;
-            rep.prerendered_index = v.rep_index;
-        }
-        http::plan_file_response(req_, rep, server_info(), plan_);
-        queue_plan(plan_, &v, lk.resource);
-        return;
-    }
-    case files::LookupKind::Redirect: {
-        // The raw path (still percent-encoded, CR/LF impossible after llhttp) plus '/'.
-        std::string_view t = req_.path();
-        size_t q = t.find('?');
-        std::string loc(t.substr(0, q));
-        loc += '/';
-        if (q != std::string_view::npos) loc.append(t.substr(q));
-        const http::Field location[] = {{http::FieldName::Location, loc}};
-        queue_simple(301, location);
-        return;
-    }
-    case files::LookupKind::Directory:
-        if (cfg.autoindex) {
-            queue_autoindex(clean->rel);
-        } else {
-            queue_simple(403, {});
-        }
-        return;
-    case files::LookupKind::NotFound:
-        queue_simple(404, {});
-        return;
-    case files::LookupKind::Forbidden:
-        queue_simple(403, {});
-        return;
-    case files::LookupKind::Error:
-        queue_simple(500, {});
-        return;
-    }
+    queue_plan(response_.plan, response_.variant, response_.hold);
+    response_.clear();  // the queued segments hold the resource now
 }
 
-http::ServerInfo Conn::server_info() {
-    http::ServerInfo info;
-    info.server_name = w_.config().server_header;
-    info.date = w_.dates().now();
-    return info;
-}
-
-void Conn::queue_autoindex(const std::string& rel) {
-    auto entries = files::list_directory(w_.root(), rel, w_.config().dotfiles);
-    if (!entries) {
-        queue_simple(entries.error().code == EACCES ? 403 : 404, {});
-        return;
+handler::StaticFiles& Conn::static_files() {
+    if (!static_files_) {
+        const config::Config& cfg = w_.config();
+        handler::Env env;
+        env.cache = &w_.cache();
+        env.root = &w_.root();
+        env.dates = &w_.dates();
+        env.now_ms = &handler_now_ms_;
+        env.options.dotfiles = cfg.dotfiles;
+        env.options.autoindex = cfg.autoindex;
+        env.options.server_name = cfg.server_header;
+        static_files_.emplace(env);
     }
-    const std::string title = "Index of /" + files::html_escape(rel) + (rel.empty() ? "" : "/");
-    std::string body;
-    body.reserve(256 + entries->size() * 96);
-    body += "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>";
-    body += title;
-    body += "</title></head><body><h1>";
-    body += title;
-    body += "</h1><hr><pre>\n<a href=\"../\">../</a>\n";
-    for (const files::DirEntry& e : *entries) {
-        body += "<a href=\"";
-        body += files::url_escape_segment(e.name);
-        if (e.is_dir) body += '/';
-        body += "\">";
-        body += files::html_escape(e.name);
-        if (e.is_dir) body += '/';
-        body += "</a>";
-        char meta[96];
-        char date[http::kHttpDateLen + 1] = {};
-        http::format_http_date(e.mtime, date);
-        int n = std::snprintf(meta, sizeof meta, "  %s  %llu\n", date,
-                              static_cast<unsigned long long>(e.size));
-        body.append(meta, static_cast<size_t>(n > 0 ? n : 0));
-    }
-    body += "</pre><hr></body></html>\n";
-    http::plan_html_response(200, std::move(body), req_.keep_alive,
-                             req_.method == http::Method::Head, server_info(), plan_);
-    queue_plan(plan_, nullptr, {});
-}
-
-void Conn::queue_simple(int status, std::span<const http::Field> extra) {
-    http::plan_simple_response(status, extra, req_.keep_alive, req_.method == http::Method::Head,
-                               server_info(), plan_);
-    queue_plan(plan_, nullptr, {});
+    handler_now_ms_ = w_.now_ms();
+    return *static_files_;
 }
 
 void Conn::queue_error(int status) {
     // Protocol errors: answer, then half-close and drain (the request framing is lost).
-    const http::Field allow[] = {{http::FieldName::Allow, http::kAllowMethods}};
-    std::span<const http::Field> extra;
-    if (status == 405) extra = allow;
-    http::plan_simple_response(status, extra, false, false, server_info(), plan_);
+    static_files().error(status, response_);
     linger_on_close_ = true;
     linger_no_read_ = false;
-    queue_plan(plan_, nullptr, {});
+    queue_plan(response_.plan, nullptr, {});
+    response_.clear();
     close_after_ = true;
 }
 

@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +18,7 @@
 #include "base/fd.h"
 #include "core/ring.h"
 #include "files/cache.h"
+#include "handler/static_file.h"
 #include "http/parser.h"
 #include "http/request.h"
 #include "http/response.h"
@@ -95,12 +95,10 @@ private:
     void process(std::string_view data);
     void process_pending();
     void handle_request();
-    http::ServerInfo server_info();
+    handler::StaticFiles& static_files();
     void queue_plan(http::ResponsePlan& plan, const files::Variant* v,
                     const std::shared_ptr<files::Resource>& res);
-    void queue_simple(int status, std::span<const http::Field> extra);
     void queue_error(int status);
-    void queue_autoindex(const std::string& rel);
     void push_mem(const char* ext, size_t off, uint64_t len,
                   const std::shared_ptr<files::Resource>& hold);
     void note_log(int status, uint64_t bytes);
@@ -169,7 +167,11 @@ private:
     std::string peer_ip_;
     std::optional<http::RequestParser> parser_;  // fresh per connection (errors are terminal)
     http::Request req_;
-    http::ResponsePlan plan_;
+    // The handler is built at the first request from the worker's state; it reads the clock
+    // through handler_now_ms_, set from the worker's before each call.
+    std::optional<handler::StaticFiles> static_files_;
+    uint64_t handler_now_ms_ = 0;
+    handler::Response response_;  // reused per request; cleared once queued
     std::string inbuf_;   // bytes received but not yet parsed (pipelined while busy)
     std::string outbuf_;  // rendered heads and literals
     std::vector<OutSeg> out_;
