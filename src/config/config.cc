@@ -29,7 +29,7 @@ enum class Opt {
     Help, Version, Listen, Threads, AccessLog, MaxConnections, HeaderTimeout, KeepaliveTimeout,
     SendTimeout, ShutdownGrace, Autoindex, Dotfiles, SmallFileMax, CacheSize, Backlog,
     ServerName, TlsListen, Cert, Key, SelfSigned, Ktls, TlsTxZerocopyRo, TlsVersions, Ciphers,
-    TicketKeys, HandshakeTimeout, KtlsProbe, KtlsDiag,
+    TicketKeys, HandshakeTimeout, KtlsProbe, KtlsDiag, Http2, H2c,
 };
 
 struct OptSpec {
@@ -69,6 +69,8 @@ constexpr OptSpec kOptions[] = {
     {"--handshake-timeout", Opt::HandshakeTimeout, true},
     {"--ktls-probe", Opt::KtlsProbe, false},
     {"--ktls-diag", Opt::KtlsDiag, true},
+    {"--http2", Opt::Http2, true},
+    {"--h2c", Opt::H2c, true},
 };
 
 // Echoes user input in an error with control bytes escaped, so the message stays one line.
@@ -246,6 +248,16 @@ std::expected<void, std::string> apply(Opt id, std::string_view flag, std::strin
                 return flag_error(flag, "auto, require or off", value);
             }
             return {};
+        case Opt::Http2:
+        case Opt::H2c: {
+            bool on = false;
+            if (value == "on")
+                on = true;
+            else if (value != "off")
+                return flag_error(flag, "on or off", value);
+            (id == Opt::Http2 ? cfg.http2 : cfg.h2c) = on;
+            return {};
+        }
         case Opt::KtlsDiag:
             if (value == "auto") {
                 cfg.ktls_diag = Config::KtlsDiag::Auto;
@@ -462,6 +474,11 @@ std::string help_text() {
            "                           encrypts, all decrypt; reread on SIGHUP). Default:\n"
            "                           random keys rotated in memory every 12 h\n"
            "  --handshake-timeout S    seconds to complete a TLS handshake. Default: 10\n"
+           "  --http2 on|off           offer HTTP/2 (ALPN h2, preferred) on TLS listeners.\n"
+           "                           Default: on\n"
+           "  --h2c on|off             HTTP/2 with prior knowledge on plain listeners (the\n"
+           "                           connection preface is recognised; Upgrade: h2c is\n"
+           "                           not supported). Default: on\n"
            "  --ktls-probe             print what this kernel supports for kTLS and exit\n"
            "\n"
            "  -h, --help               print this help and exit\n"

@@ -44,6 +44,8 @@ struct Config {
     Ktls ktls = Ktls::Auto;                    // --ktls auto|require|off
     KtlsDiag ktls_diag = KtlsDiag::Auto;       // --ktls-diag auto|always|off
     bool tls_tx_zerocopy_ro = false;           // --tls-tx-zerocopy-ro
+    bool http2 = true;                         // --http2: ALPN h2 on TLS listeners
+    bool h2c = true;                           // --h2c: prior-knowledge HTTP/2 on plain ones
     std::string tls_versions = "1.2,1.3";      // --tls-versions 1.2|1.3|1.2,1.3
     std::string ciphers;                       // --ciphers LIST (empty: all allowed suites)
     std::string ticket_keys_file;              // --ticket-keys FILE

@@ -14,6 +14,7 @@
 
 #include <sys/stat.h>
 
+#include <array>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -34,6 +35,8 @@ namespace sluice::files {
 // Same order and values as http::Encoding (server static_asserts it).
 enum class Coding : uint8_t { Identity = 0, Gzip = 1, Zstd = 2, Br = 3 };
 constexpr unsigned kCodingCount = 4;
+// Room for Variant::rep_index (at least http::kPrerenderIndexLen; handler/ static_asserts it).
+constexpr size_t kRepIndexLen = 24;
 
 struct Variant {
     bool present = false;
@@ -46,9 +49,12 @@ struct Variant {
     // (files/mapping.h); map_tried stops retrying a failed mmap. Lives and dies with the entry.
     mutable Mapping map;
     mutable bool map_tried = false;
-    // Free slot for the server: this variant's representation header lines for a whole-body
-    // response (http::render_representation_headers), rendered on first use.
+    // Free slots for the server: this variant's representation header fields for a whole-body
+    // response, rendered on first use (http::prerender_representation): the HTTP/1.1 lines,
+    // and an index saying where each field lies in them (http's layout, opaque here), so
+    // HTTP/2 sends the same fields without rendering them again.
     mutable std::string rep_headers;
+    mutable std::array<uint16_t, kRepIndexLen> rep_index{};
 };
 
 struct Resource {

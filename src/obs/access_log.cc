@@ -193,6 +193,10 @@ void AccessLog::append(const AccessRecord& rec) {
     buf_.append(frac, 3);
     buf_.push_back(' ');
     append_uint(buf_, rec.conn_id);
+    if (rec.stream_id != 0) {
+        buf_.push_back('/');
+        append_uint(buf_, rec.stream_id);
+    }
     if (!rec.tls.empty()) {
         // HTTPS: version, cipher and record mode, e.g. "TLSv1.3 AES128-GCM kernel-sw".
         buf_.push_back(' ');

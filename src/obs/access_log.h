@@ -51,6 +51,7 @@ struct AccessRecord {
     std::string_view user_agent;   // "-" if empty
     double request_time_s = 0;     // printed with millisecond precision
     uint64_t conn_id = 0;
+    uint32_t stream_id = 0;        // HTTP/2: printed after the connection id as "42/3"
     std::string_view tls;          // HTTPS only: "TLSv1.3 AES128-GCM user"; empty for HTTP
 };
 

@@ -37,6 +37,9 @@ struct WorkerCounters {
     Counter timeouts_keepalive;  // idle keep-alive connections closed
     Counter timeouts_send;       // closed because the client stopped reading
     Counter accept_paused;       // times accepting paused at max_connections
+    Counter h2_connections;      // connections that spoke HTTP/2 (ALPN h2 or the h2c preface)
+    Counter h2_requests;         // of `requests`, HTTP/2 streams answered
+    Counter h2_flood_closed;     // HTTP/2 connections ended for frames that did no work
     Counter handshakes_ok;       // TLS handshakes completed (keys handed off)
     Counter handshakes_failed;   // TLS handshakes that failed (alert sent or timeout)
     Counter handshake_timeouts;  // of those, cut by --handshake-timeout

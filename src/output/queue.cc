@@ -44,18 +44,22 @@ void Queue::push(Piece&& p) {
 
 void Queue::copy(std::string_view bytes) {
     if (bytes.empty()) return;
-    Block& b = block_for(bytes.size());
+    std::memcpy(append(bytes.size()), bytes.data(), bytes.size());
+}
+
+char* Queue::append(size_t n) {
+    Block& b = block_for(n);
     char* dst = b.mem.get() + b.used;
-    std::memcpy(dst, bytes.data(), bytes.size());
-    b.used += bytes.size();
+    b.used += n;
     if (tail_mergeable_ && pieces() > 0 && pieces_.back().data + pieces_.back().len == dst) {
-        pieces_.back().len += bytes.size();  // contiguous: one iovec
-        end_ += bytes.size();
+        pieces_.back().len += n;  // contiguous: one iovec
+        end_ += n;
     } else {
-        push(Piece{dst, nullptr, -1, 0, bytes.size(), {}});
+        push(Piece{dst, nullptr, -1, 0, n, {}});
     }
     b.last_end = end_;
     tail_mergeable_ = true;
+    return dst;
 }
 
 void Queue::ref(const char* data, uint64_t len, Hold hold) {

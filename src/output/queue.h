@@ -63,6 +63,9 @@ public:
 
     // ---- producing (the session) ----
     void copy(std::string_view bytes);
+    // `n` contiguous bytes at the end of the queue for the caller to fill now (an HTTP/2 frame
+    // header and its payload in one slot, so the slot goes out as one iovec).
+    char* append(size_t n);
     void ref(const char* data, uint64_t len, Hold hold);
     void file(const files::Variant& v, int fd, uint64_t off, uint64_t len, Hold hold);
 

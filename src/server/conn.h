@@ -12,6 +12,7 @@
 
 #include "output/queue.h"
 #include "session/h1.h"
+#include "session/h2.h"
 #include "session/session.h"
 #include "transport/socket.h"
 #include "transport/tls.h"
@@ -40,6 +41,7 @@ struct ConnEnv {
     output::BufferPool* pool = nullptr;
     SlotOwner* owner = nullptr;
     bool log_peer = false;  // the access log wants the peer's address
+    bool h2c = true;        // plain connections may start with the HTTP/2 preface
 };
 
 class Conn final : public transport::Sink, public session::Owner {
@@ -78,13 +80,23 @@ private:
     [[nodiscard]] std::string_view tls_tag() const override { return tls_tag_; }
     [[nodiscard]] uint64_t conn_id() const override { return id_; }
 
+    void start_h1();
+    void start_h2();
+    void sniff(std::string_view plaintext);
+
     const ConnEnv& env_;
     output::Queue queue_;
     transport::Socket plain_;
     std::unique_ptr<transport::TlsSocket> tls_;  // made at the slot's first TLS connection
     transport::Socket* transport_ = nullptr;
     session::H1 h1_;
+    std::unique_ptr<session::H2> h2_;  // made at the slot's first HTTP/2 connection
     session::Session* session_ = nullptr;
+    // Plain connections with --h2c: the first bytes decide (the 24-byte HTTP/2 preface, or
+    // HTTP/1 at the first byte that differs), under the header timeout.
+    bool sniffing_ = false;
+    std::string sniffed_;
+    uint64_t sniff_deadline_ms_ = 0;
     std::string peer_ip_;
     std::string tls_tag_;
     uint64_t id_ = 0;

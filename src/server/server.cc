@@ -15,6 +15,7 @@
 #include "base/sigbus.h"
 #include "config/config.h"
 #include "core/ring.h"
+#include "session/h2.h"
 #include "files/mime.h"
 #include "files/root.h"
 #include "ktls/probe.h"
@@ -45,6 +46,8 @@ int main_entry(int argc, char** argv) {
     const config::Config& cfg = cli->config;
     if (cli->action == config::CliAction::Version) {
         std::fputs(config::version_text().c_str(), stdout);
+        std::printf("protocols: http/1.1, h2 (ALPN; nghttp2 %s), h2c (prior knowledge)\n",
+                    session::h2_library_version());
         auto ring = core::Ring::create(8);
         if (ring) std::printf("io_uring: %s\n", (*ring)->features().describe().c_str());
         std::printf("kTLS: %s\n", ktls::ulp_available() ? "tls ULP available"
@@ -81,6 +84,7 @@ int main_entry(int argc, char** argv) {
         opts.versions = cfg.tls_versions;
         opts.ciphers = cfg.ciphers;
         opts.ticket_keys_file = cfg.ticket_keys_file;
+        opts.http2 = cfg.http2;
         auto ctx = tls::Context::create(opts);
         if (!ctx) {
             log_error("%s", ctx.error().c_str());

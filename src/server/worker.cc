@@ -245,14 +245,26 @@ void Worker::fill_env() {
     t.ktls_rekey = shared_.ktls_rekey;
     t.tx_zerocopy_ro = cfg.tls_tx_zerocopy_ro;
     t.ktls_host = this;
+    handler::Env h;
+    h.cache = cache_.get();
+    h.root = shared_.root;
+    h.dates = &dates_;
+    h.now_ms = &now_ms_;
+    h.options.dotfiles = cfg.dotfiles;
+    h.options.autoindex = cfg.autoindex;
+    h.options.server_name = cfg.server_header;
+    files_.emplace(h);
     session::Env& s = env_.session;
+    s.files = &*files_;
     s.cache = cache_.get();
     s.root = shared_.root;
     s.dates = &dates_;
     s.log = log_.get();
     s.counters = &counters_;
     s.now_ms = &now_ms_;
-    s.scratch = &plan_;
+    s.scratch = &response_;
+    s.head = &head_;
+    s.send_timeout_s = cfg.send_timeout_s;
     s.header_timeout_s = cfg.header_timeout_s;
     s.keepalive_timeout_s = cfg.keepalive_timeout_s;
     s.server_header = cfg.server_header;
@@ -261,6 +273,7 @@ void Worker::fill_env() {
     env_.pool = &blocks_;
     env_.owner = this;
     env_.log_peer = log_->enabled();
+    env_.h2c = cfg.h2c;
 }
 
 void Worker::failure(int err) {

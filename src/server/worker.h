@@ -20,6 +20,7 @@
 #include "files/root.h"
 #include "http/date.h"
 #include "ktls/diag.h"
+#include "handler/static_file.h"
 #include "http/response.h"
 #include "obs/access_log.h"
 #include "obs/counters.h"
@@ -93,7 +94,9 @@ private:
     std::vector<Conn*> free_conns_;
     transport::PipePool pipes_;
     output::BufferPool blocks_;
-    http::ResponsePlan plan_;  // lent to every connection's session for one response at a time
+    std::optional<handler::StaticFiles> files_;
+    handler::Response response_;  // lent to every HTTP/1 session for one response at a time
+    std::string head_;            // and the buffer its head is rendered into
     ConnEnv env_;
     std::optional<ktls::DiagSocket> diag_;  // opened at the first kTLS connection asked about
     bool diag_error_logged_ = false;

@@ -5,9 +5,7 @@
 #include <ctime>
 
 #include "files/cache.h"
-#include "files/path.h"
-#include "http/accept_encoding.h"
-#include "http/date.h"
+#include "handler/static_file.h"
 #include "http/response.h"
 #include "obs/access_log.h"
 #include "obs/counters.h"
@@ -24,11 +22,6 @@ constexpr size_t kMaxPendingInput = 64 * 1024;
 constexpr uint64_t kMaxBatchBytes = 256 * 1024;
 // Cached bodies up to this size are copied next to their head (cheaper than an iovec).
 constexpr uint64_t kCopyBodyMax = 4096;
-
-static_assert(static_cast<int>(files::Coding::Gzip) == static_cast<int>(http::Encoding::Gzip));
-static_assert(static_cast<int>(files::Coding::Zstd) == static_cast<int>(http::Encoding::Zstd));
-static_assert(static_cast<int>(files::Coding::Br) == static_cast<int>(http::Encoding::Br));
-static_assert(files::kCodingCount == http::kEncodingCount);
 
 }  // namespace
 
@@ -148,152 +141,33 @@ void H1::handle_request() {
     if (shutdown_requested_) req_.keep_alive = false;
     env_.counters->requests.add(1);
     ++requests_;
-    http::ResponsePlan& plan = *env_.scratch;
-    http::ServerInfo info;
-    info.server_name = env_.server_header;
-    info.date = env_.dates->now();
-    if (req_.method == http::Method::Other) {
-        queue_simple(405, http::kAllowHeader);
-        return;
-    }
-    if (req_.method == http::Method::Options) {
-        // The methods are the same for every resource, so a path is only checked for
-        // malformation (the parser let "*" through for OPTIONS alone).
-        if (req_.form != http::TargetForm::Asterisk &&
-            !files::clean_target(req_.path(), true).has_value()) {
-            queue_error(400);
-            return;
-        }
-        http::plan_options_response(req_.keep_alive, req_.version_minor, info, plan);
-        queue_plan(plan, nullptr, {});
-        return;
-    }
-    auto clean = files::clean_target(req_.path(), env_.dotfiles);
-    if (!clean) {
-        // A malformed target (bad escape, NUL, encoded '/', invalid UTF-8) is bad input like a
-        // malformed request line: answer and close. A hidden dotfile is a plain 404 on a live
-        // connection.
-        if (clean.error() == 400)
-            queue_error(400);
-        else
-            queue_simple(clean.error(), {});
-        return;
-    }
-    files::Lookup lk = env_.cache->lookup(*clean, *env_.now_ms);
-    switch (lk.kind) {
-    case files::LookupKind::File: {
-        files::Resource& r = *lk.resource;
-        const http::Encoding enc = http::choose_encoding(req_.accept_encoding, r.available);
-        const files::Variant& v = r.variants[static_cast<unsigned>(enc)];
-        http::Representation rep;
-        rep.length = static_cast<uint64_t>(v.st.st_size);
-        rep.mtime = v.st.st_mtim.tv_sec;
-        rep.etag = v.etag;
-        rep.content_type = r.content_type;
-        rep.encoding = enc;
-        rep.vary_accept_encoding = r.available != 1;
-        if (v.rep_headers.empty()) v.rep_headers = http::render_representation_headers(rep);
-        rep.prerendered = v.rep_headers;
-        http::plan_file_response(req_, rep, info, plan);
-        queue_plan(plan, &v, lk.resource);
-        return;
-    }
-    case files::LookupKind::Redirect: {
-        // The raw path (still percent-encoded, CR/LF impossible after llhttp) plus '/'.
-        std::string_view t = req_.path();
-        size_t qm = t.find('?');
-        std::string loc = "Location: ";
-        loc.append(t.substr(0, qm));
-        loc += '/';
-        if (qm != std::string_view::npos) loc.append(t.substr(qm));
-        loc += "\r\n";
-        queue_simple(301, loc);
-        return;
-    }
-    case files::LookupKind::Directory:
-        if (env_.autoindex) {
-            queue_autoindex(clean->rel);
-        } else {
-            queue_simple(403, {});
-        }
-        return;
-    case files::LookupKind::NotFound:
-        queue_simple(404, {});
-        return;
-    case files::LookupKind::Forbidden:
-        queue_simple(403, {});
-        return;
-    case files::LookupKind::Error:
-        queue_simple(500, {});
-        return;
-    }
-}
-
-void H1::queue_autoindex(const std::string& rel) {
-    auto entries = files::list_directory(*env_.root, rel, env_.dotfiles);
-    if (!entries) {
-        queue_simple(entries.error().code == EACCES ? 403 : 404, {});
-        return;
-    }
-    const std::string title = "Index of /" + files::html_escape(rel) + (rel.empty() ? "" : "/");
-    std::string body;
-    body.reserve(256 + entries->size() * 96);
-    body += "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>";
-    body += title;
-    body += "</title></head><body><h1>";
-    body += title;
-    body += "</h1><hr><pre>\n<a href=\"../\">../</a>\n";
-    for (const files::DirEntry& e : *entries) {
-        body += "<a href=\"";
-        body += files::url_escape_segment(e.name);
-        if (e.is_dir) body += '/';
-        body += "\">";
-        body += files::html_escape(e.name);
-        if (e.is_dir) body += '/';
-        body += "</a>";
-        char meta[96];
-        char date[http::kHttpDateLen + 1] = {};
-        http::format_http_date(e.mtime, date);
-        int n = std::snprintf(meta, sizeof meta, "  %s  %llu\n", date,
-                              static_cast<unsigned long long>(e.size));
-        body.append(meta, static_cast<size_t>(n > 0 ? n : 0));
-    }
-    body += "</pre><hr></body></html>\n";
-    http::ServerInfo info;
-    info.server_name = env_.server_header;
-    info.date = env_.dates->now();
-    http::plan_html_response(200, std::move(body), req_.keep_alive,
-                             req_.method == http::Method::Head, req_.version_minor, info,
-                             *env_.scratch);
-    queue_plan(*env_.scratch, nullptr, {});
-}
-
-void H1::queue_simple(int status, std::string_view extra_headers) {
-    http::ServerInfo info;
-    info.server_name = env_.server_header;
-    info.date = env_.dates->now();
-    http::plan_simple_response(status, extra_headers, req_.keep_alive,
-                               req_.method == http::Method::Head, req_.version_minor, info,
-                               *env_.scratch);
-    queue_plan(*env_.scratch, nullptr, {});
+    handler::Response& r = *env_.scratch;
+    env_.files->handle(req_, r);
+    if (r.bad_request) linger_on_close_ = true;  // a malformed target: like a protocol error
+    queue_response();
 }
 
 void H1::queue_error(int status) {
     // Protocol errors: answer, then half-close and drain (the request framing is lost).
-    http::ServerInfo info;
-    info.server_name = env_.server_header;
-    info.date = env_.dates->now();
-    http::plan_simple_response(status, status == 405 ? http::kAllowHeader : "", false, false,
-                               1, info, *env_.scratch);
+    env_.files->error(status, *env_.scratch);
     linger_on_close_ = true;
-    queue_plan(*env_.scratch, nullptr, {});
+    queue_response();
     close_after_ = true;
 }
 
-void H1::queue_plan(http::ResponsePlan& plan, const files::Variant* v,
-                    const std::shared_ptr<files::Resource>& res) {
+// The response in the scratch slot, rendered as HTTP/1.1 into the queue; the slot is cleared
+// (the queued pieces hold the resource now).
+void H1::queue_response() {
+    handler::Response& r = *env_.scratch;
+    const http::ResponsePlan& plan = r.plan;
+    const files::Variant* v = r.variant;
     output::Queue& q = owner_.queue();
-    q.copy(plan.head);
+    std::string& head = *env_.head;
+    head.clear();
+    // A parse error has no request version, but keep_alive is false then and Connection:
+    // close does not depend on it.
+    http::render_h1_head(plan, req_.version_minor, head);
+    q.copy(head);
     for (const http::BodyPart& part : plan.body) {
         if (part.length == 0 && part.literal.empty()) continue;
         if (!part.from_file) {
@@ -303,13 +177,14 @@ void H1::queue_plan(http::ResponsePlan& plan, const files::Variant* v,
             // with a plain send instead of a sendmsg with an iovec per piece.
             q.copy(std::string_view(v->bytes).substr(part.offset, part.length));
         } else if (v && v->has_bytes) {
-            q.ref(v->bytes.data() + part.offset, part.length, res);
+            q.ref(v->bytes.data() + part.offset, part.length, r.hold);
         } else if (v) {
-            q.file(*v, v->fd.get(), part.offset, part.length, res);
+            q.file(*v, v->fd.get(), part.offset, part.length, r.hold);
         }
     }
     if (!plan.keep_alive) close_after_ = true;
     note_log(plan.status, plan.body_length);
+    r.clear();
 }
 
 // ---- access log ----------------------------------------------------------------------------

@@ -62,11 +62,8 @@ private:
     void process_pending();
     void after_process();
     void handle_request();
-    void queue_plan(http::ResponsePlan& plan, const files::Variant* v,
-                    const std::shared_ptr<files::Resource>& res);
-    void queue_simple(int status, std::string_view extra_headers);
+    void queue_response();
     void queue_error(int status);
-    void queue_autoindex(const std::string& rel);
     void note_log(int status, uint64_t bytes);
     void emit_log(const PendingLog& l, uint64_t bytes);
     void flush_logs();

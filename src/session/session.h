@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace sluice::output {
@@ -25,22 +26,29 @@ namespace sluice::files {
 class FileCache;
 class Root;
 }
+namespace sluice::handler {
+class StaticFiles;
+struct Response;
+}
 
 namespace sluice::session {
 
 // What every session of a worker shares; filled by the worker, outlives its connections.
 struct Env {
+    handler::StaticFiles* files = nullptr;  // the static-file handler, one per worker
     files::FileCache* cache = nullptr;
     const files::Root* root = nullptr;
     http::DateCache* dates = nullptr;
     obs::AccessLog* log = nullptr;
     obs::WorkerCounters* counters = nullptr;
     const uint64_t* now_ms = nullptr;
-    // One response is planned and queued within one call, so the worker lends one plan to
-    // all its connections: its buffers stay warm and idle connections hold none.
-    http::ResponsePlan* scratch = nullptr;
+    // HTTP/1 plans, renders and queues a response within one call, so the worker lends one
+    // response and one head buffer to all its connections: warm buffers, none held idle.
+    handler::Response* scratch = nullptr;
+    std::string* head = nullptr;
     double header_timeout_s = 0;
     double keepalive_timeout_s = 0;
+    double send_timeout_s = 0;  // HTTP/2: streams open, nothing sent for this long: close
     std::string_view server_header;
     bool dotfiles = false;
     bool autoindex = false;

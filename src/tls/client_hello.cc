@@ -324,10 +324,17 @@ HelloVerdict check_hello(const ClientHelloInfo& h, const HelloPolicy& p) {
         if (h.has_groups && !h.groups.empty() && !any_common(h.groups, kGroups))
             return {Violation::NoCommonGroup, 0};
     }
-    if (h.has_alpn && !p.alpn.empty() &&
-        std::find(h.alpn.begin(), h.alpn.end(), p.alpn) == h.alpn.end())
-        return {Violation::NoApplicationProtocol, 0};
+    if (h.has_alpn && choose_alpn(h, p).empty()) return {Violation::NoApplicationProtocol, 0};
     return {std::nullopt, static_cast<uint16_t>(s13 ? 0x0304 : 0x0303)};
+}
+
+std::string_view choose_alpn(const ClientHelloInfo& h, const HelloPolicy& p) {
+    auto offered = [&h](std::string_view name) {
+        return std::find(h.alpn.begin(), h.alpn.end(), name) != h.alpn.end();
+    };
+    if (p.h2 && offered("h2")) return "h2";
+    if (offered("http/1.1")) return "http/1.1";
+    return {};
 }
 
 HandshakeInput::Status HandshakeInput::refuse(Violation v, std::string& out) {

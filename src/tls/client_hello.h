@@ -88,8 +88,12 @@ struct HelloPolicy {
     bool tls12 = true, tls13 = true;
     std::span<const uint16_t> suites12;  // every TLS 1.2 suite some certificate can use
     std::span<const uint16_t> suites13;
-    std::string_view alpn = "http/1.1";
+    bool h2 = false;  // ALPN "h2" is served too (--http2 on), and preferred
 };
+
+// The ALPN protocol to answer with: "h2" when allowed and offered (whatever the client's
+// order: RFC 7301 §3.2 lets the server choose), else "http/1.1"; "" without ALPN.
+std::string_view choose_alpn(const ClientHelloInfo& h, const HelloPolicy& p);
 
 // The version sluice will negotiate, or the violation that stops the handshake first
 // (docs/hostile-peers.md, "Before the ClientHello is complete").

@@ -377,6 +377,7 @@ Context::~Context() = default;
 std::expected<std::unique_ptr<Context>, std::string> Context::create(const TlsOptions& o) {
     global_init();
     auto impl = std::make_unique<Impl>();
+    impl->http2 = o.http2;
 
     if (o.versions == "1.2,1.3" || o.versions == "1.3,1.2") {
         impl->tls12 = impl->tls13 = true;
@@ -607,7 +608,8 @@ std::string Context::describe() const {
     const Impl& m = *impl_;
     std::string s = "TLS (wolfSSL " LIBWOLFSSL_VERSION_STRING "): versions ";
     s += m.tls12 && m.tls13 ? "1.2,1.3" : m.tls13 ? "1.3" : "1.2";
-    s += "; suites " + m.suite_names + "; groups X25519:P-256:P-384; ALPN http/1.1\n";
+    s += "; suites " + m.suite_names + "; groups X25519:P-256:P-384; ALPN " +
+         std::string(m.http2 ? "h2,http/1.1" : "http/1.1") + "\n";
     for (size_t i = 0; i < m.entries.size(); ++i) {
         const auto& e = m.entries[i];
         s += "  cert " + e.cert_file + " (" + e.key_desc + (i == 0 ? ", default" : "") + "):";

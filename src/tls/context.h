@@ -11,7 +11,8 @@
 //    raw ClientHello before wolfSSL sees it (SNI against CN and DNS subjectAltNames, "*.x.y"
 //    wildcards match one label; then ECDSA over RSA when the client's signature_algorithms and
 //    suites allow it). Unknown or absent names use the first certificate's name group.
-//  - ALPN: only "http/1.1"; a client offering ALPN without it gets no_application_protocol.
+//  - ALPN: "h2" (unless TlsOptions::http2 is off; preferred whatever the client's order) and
+//    "http/1.1"; a client offering ALPN with neither gets no_application_protocol.
 //  - This header includes no wolfSSL header (the record layer includes OpenSSL; they clash).
 #pragma once
 
@@ -35,6 +36,7 @@ struct TlsOptions {
     std::string ciphers;               // ':'-separated allowed names; empty = all allowed
     std::string ticket_keys_file;      // empty = random keys rotated every 12 h
     bool accel = true;                 // register the libcrypto crypto device if available
+    bool http2 = true;                 // offer "h2" in ALPN (--http2)
 };
 
 // Call at the end of every thread that ran Sessions (worker threads): frees wolfCrypt's

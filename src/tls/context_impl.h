@@ -36,6 +36,7 @@ struct CertEntry {
 struct Context::Impl {
     std::vector<CertEntry> entries;
     bool tls12 = true, tls13 = true;
+    bool http2 = true;
     std::vector<uint16_t> tls12_ecdsa_suites, tls12_rsa_suites, tls13_suites;
     std::vector<uint16_t> tls12_usable;  // TLS 1.2 suites some loaded certificate can serve
     std::string suite_names;  // for describe()

@@ -422,11 +422,17 @@ bool Session::start(const void* hello_info) {
     }
     wolfSSL_SetIOReadCtx(ssl_.get(), this);
     wolfSSL_SetIOWriteCtx(ssl_.get(), this);
-    char alpn[] = "http/1.1";
-    if (wolfSSL_UseALPN(ssl_.get(), alpn, sizeof alpn - 1, WOLFSSL_ALPN_FAILED_ON_MISMATCH) !=
-        WOLFSSL_SUCCESS) {
-        fail_with("wolfSSL_UseALPN failed");
-        return false;
+    // The one protocol chosen from the parsed hello (check_hello refused a hello offering
+    // none of ours), so wolfSSL cannot pick by the client's order.
+    if (hello != nullptr && hello->has_alpn) {
+        HelloPolicy policy;
+        policy.h2 = ctx_.impl().http2;
+        std::string alpn(choose_alpn(*hello, policy));
+        if (wolfSSL_UseALPN(ssl_.get(), alpn.data(), static_cast<unsigned>(alpn.size()),
+                            WOLFSSL_ALPN_FAILED_ON_MISMATCH) != WOLFSSL_SUCCESS) {
+            fail_with("wolfSSL_UseALPN failed");
+            return false;
+        }
     }
     state_ = State::Handshake;
     return true;
@@ -453,6 +459,7 @@ Session::Step Session::advance() {
         policy.tls13 = impl.tls13;
         policy.suites12 = impl.tls12_usable;
         policy.suites13 = impl.tls13_suites;
+        policy.h2 = impl.http2;
         const HelloVerdict verdict = check_hello(info, policy);
         if (verdict.violation) return fail_alert(*verdict.violation, "ClientHello refused");
         hello_ok_ = true;

@@ -98,16 +98,16 @@ class Versions(Base):
 
     # -- ALPN -----------------------------------------------------------------------------
 
-    def test_alpn_h2_only_refused(self):
+    def test_alpn_neither_refused(self):
         for v in ('1.2', '1.3'):
-            e = self.assertRefused('ALPN h2 only', version=v, alpn=['h2'])
+            e = self.assertRefused('ALPN spdy/3 only', version=v, alpn=['spdy/3'])
             self.assertIsInstance(e, ssl.SSLError, repr(e))
             self.assertIn('NO_APPLICATION_PROTOCOL', re.sub(r'[ _]+', '_', str(e).upper()),
                           'TLS %s: expected a no_application_protocol alert, got %r' % (v, e))
 
-    def test_alpn_h2_and_http11(self):
+    def test_alpn_http11_after_an_unknown_one(self):
         for v in ('1.2', '1.3'):
-            r = self.assertServes(version=v, alpn=['h2', 'http/1.1'])
+            r = self.assertServes(version=v, alpn=['spdy/3', 'http/1.1'])
             self.assertEqual(r.tls['alpn'], 'http/1.1')
 
     def test_alpn_http11(self):
@@ -117,10 +117,14 @@ class Versions(Base):
         self.assertIsNone(self.assertServes().tls['alpn'])
 
     def test_curl_alpn(self):
-        # curl offers h2,http/1.1 by default (built with nghttp2): the server picks http/1.1
-        p = tls_certs.curl_tls(self.server, '/a.txt')
+        # curl offers h2,http/1.1 by default (built with nghttp2): the server picks h2
+        p = tls_certs.curl_tls(self.server, '/a.txt', http2=True)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout, BODY)
+        self.assertRegex(p.stderr.decode('utf-8', 'replace'), r'ALPN[:,] server accepted (to use )?h2')
+        # --http1.1: offered alone, http/1.1 it is
+        p = tls_certs.curl_tls(self.server, '/a.txt')
+        self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stderr.decode('utf-8', 'replace'),
                          r'ALPN[:,] server accepted (to use )?http/1\.1')
 

@@ -455,10 +455,13 @@ def gnutls_cli(port, priority, stdin=b'', timeout=60, extra=(), host='127.0.0.1'
         os.unlink(logf)
 
 
-def curl_tls(server, path, *args, timeout=60, host='localhost'):
+def curl_tls(server, path, *args, timeout=60, host='localhost', http2=False):
     """curl -k against the server's TLS port (host name resolved to 127.0.0.1); -v so stderr
-    carries '* SSL connection using TLSv1.3 / TLS_...'. Returns CompletedProcess."""
-    return harness.curl('-k', '-v', *server.curl_resolve(host), *args,
+    carries '* SSL connection using TLSv1.3 / TLS_...'. HTTP/1.1 (ALPN http/1.1 only) unless
+    http2: these suites check TLS and HTTP/1 framing; test_h2_* the HTTP/2 side. Returns
+    CompletedProcess."""
+    proto = ('--http2',) if http2 else ('--http1.1',)
+    return harness.curl('-k', '-v', *proto, *server.curl_resolve(host), *args,
                         server.tls_url(path, host), timeout=timeout)
 
 

@@ -14,6 +14,7 @@
 #include "files/cache.h"
 #include "files/mime.h"
 #include "files/root.h"
+#include "handler/static_file.h"
 #include "http/date.h"
 #include "http/response.h"
 #include "obs/access_log.h"
@@ -85,7 +86,15 @@ protected:
         env.log = &*log;
         env.counters = &counters;
         env.now_ms = &now;
-        env.scratch = &plan;
+        henv.cache = &*cache;
+        henv.root = &*root;
+        henv.dates = &dates;
+        henv.now_ms = &now;
+        henv.options.server_name = "sluice";
+        files.emplace(henv);
+        env.files = &*files;
+        env.scratch = &response;
+        env.head = &head;
         env.header_timeout_s = 10;
         env.keepalive_timeout_s = 5;
         env.server_header = "sluice";
@@ -118,7 +127,10 @@ protected:
     int log_fd = -1;
     obs::WorkerCounters counters;
     uint64_t now = 1000;
-    http::ResponsePlan plan;
+    handler::Env henv;
+    std::optional<handler::StaticFiles> files;
+    handler::Response response;
+    std::string head;
     Env env;
     FakeOwner owner;
     std::optional<H1> h1;
@@ -255,9 +267,9 @@ TEST_F(H1Test, HeaderTimeoutThenKeepaliveTimeout) {
 TEST_F(H1Test, CutShortResponseLogsTheBodyBytesSent) {
     h1->feed("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
     // The head and 1000 body bytes reach the socket, then the connection ends.
-    const uint64_t head = owner.q.piece(0).len;
-    owner.q.take(head + 1000);
-    owner.q.sent(head + 1000);
+    const uint64_t head_len = owner.q.piece(0).len;
+    owner.q.take(head_len + 1000);
+    owner.q.sent(head_len + 1000);
     h1->on_sent(false);
     EXPECT_EQ(log_text(), "");
     h1->on_closed();

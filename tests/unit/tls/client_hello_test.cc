@@ -281,10 +281,31 @@ TEST(CheckHello, KeyShares) {
 TEST(CheckHello, Alpn) {
     Hello h2only;
     h2only.alpn = "h2";
-    EXPECT_EQ(verdict(h2only).violation, Violation::NoApplicationProtocol);
+    EXPECT_EQ(verdict(h2only).violation, Violation::NoApplicationProtocol);  // --http2 off
     Hello h11;
     h11.alpn = "http/1.1";
     EXPECT_FALSE(verdict(h11).violation.has_value());
+    Hello other;
+    other.alpn = "spdy/3";
+    EXPECT_EQ(verdict(other).violation, Violation::NoApplicationProtocol);
+}
+
+TEST(CheckHello, AlpnChoice) {
+    ClientHelloInfo h;
+    h.has_alpn = true;
+    h.alpn = {"http/1.1", "h2"};
+    HelloPolicy p;
+    EXPECT_EQ(choose_alpn(h, p), "http/1.1");  // h2 off
+    p.h2 = true;
+    EXPECT_EQ(choose_alpn(h, p), "h2");  // preferred whatever the client's order
+    h.alpn = {"h2"};
+    EXPECT_EQ(choose_alpn(h, p), "h2");
+    EXPECT_FALSE(check_hello(h, p).violation == Violation::NoApplicationProtocol);
+    h.alpn = {"foo"};
+    EXPECT_EQ(choose_alpn(h, p), "");
+    h.alpn.clear();
+    h.has_alpn = false;
+    EXPECT_EQ(choose_alpn(h, p), "");
 }
 
 TEST(X25519, LowOrderList) {

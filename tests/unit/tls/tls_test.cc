@@ -314,7 +314,7 @@ TEST_P(SuiteTest, HandshakeExportAndRecordCrypto) {
         << s.last_error();
     EXPECT_EQ(s.version(), sc.version == 13 ? Version::Tls13 : Version::Tls12);
     EXPECT_EQ(s.cipher(), sc.cipher);
-    EXPECT_EQ(s.alpn(), "http/1.1");
+    EXPECT_EQ(s.alpn(), "h2");  // preferred when offered (TlsOptions::http2 on)
     EXPECT_FALSE(s.resumed());
     EXPECT_FALSE(s.max_fragment_negotiated());
     EXPECT_EQ(c.peer_cn(), rsa ? "rsa.test" : "localhost");
@@ -426,9 +426,24 @@ TEST(Session, ReadHintIsExact) {
     EXPECT_EQ(s.read_hint(), 5u);  // next record header
 }
 
+TEST(Session, AlpnHttp11WhenH2IsOff) {
+    TlsOptions o;
+    o.self_signed = true;
+    o.http2 = false;
+    auto ctx = make_ctx(o);
+    Client c(13, nullptr);
+    char alpn[] = "h2,http/1.1";
+    ASSERT_EQ(wolfSSL_UseALPN(c.ssl, alpn, sizeof alpn - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH),
+              WOLFSSL_SUCCESS);
+    Session s(*ctx);
+    ASSERT_EQ(handshake(c, s, ""), Outcome::Done) << s.last_error();
+    EXPECT_EQ(s.alpn(), "http/1.1");
+}
+
 TEST(Session, AlpnMismatchFailsWithAlert) {
     TlsOptions o;
     o.self_signed = true;
+    o.http2 = false;  // then "h2" alone is a mismatch too
     auto ctx = make_ctx(o);
     for (int v : {12, 13}) {
         Client c(v, nullptr);

@@ -1,0 +1,646 @@
+#include "session/h2.h"
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+
+#include "base/sigbus.h"
+#include "files/cache.h"
+#include "files/mapping.h"
+#include "handler/static_file.h"
+#include "http/response.h"
+#include "obs/access_log.h"
+#include "obs/counters.h"
+#include "output/queue.h"
+
+namespace sluice::session {
+
+namespace {
+// Residency of a file's pages is asked (mincore) once per this many bytes, not per frame.
+constexpr uint64_t kResidentWindow = 1024 * 1024;
+constexpr size_t kMaxFields = 24;
+
+void append_list(std::string& to, std::string_view v) {
+    if (!to.empty()) to.append(", ");
+    to.append(v);
+}
+
+struct CopyArgs {
+    char* dst;
+    const char* src;
+    size_t n;
+};
+void guarded_copy(void* p) {
+    auto* a = static_cast<CopyArgs*>(p);
+    std::memcpy(a->dst, a->src, a->n);
+}
+}  // namespace
+
+struct H2::Stream {
+    int32_t id = 0;
+    size_t slot = 0;  // index in H2::live_
+    http::Request req;
+    handler::Response res;
+    uint64_t start_ms = 0;
+    uint64_t header_bytes = 0;
+    uint64_t body_sent = 0;   // DATA payload queued
+    size_t part = 0;          // body cursor: res.plan.body[part] at part_off
+    uint64_t part_off = 0;
+    uint64_t resident_to = 0; // file offset up to which the mapping was found resident
+    bool has_priority = false;
+    bool too_big = false;     // header list over kMaxHeaderList
+    bool body = false;        // the client sent request body bytes
+    bool responded = false;
+    bool logged = false;
+    bool remote_closed = false;
+    void clear() {
+        id = 0;
+        req.clear();
+        res.clear();
+        start_ms = header_bytes = body_sent = part_off = resident_to = 0;
+        part = 0;
+        has_priority = too_big = body = responded = logged = remote_closed = false;
+    }
+};
+
+struct H2::PendingLog {
+    uint64_t end = 0;
+    int status = 0;
+    uint64_t bytes = 0;
+    uint64_t start_ms = 0;
+    int32_t stream = 0;
+    std::string method, target, referer, user_agent;
+};
+
+// nghttp2's callbacks, each a static function forwarding to the session.
+struct H2::Callbacks {
+    static H2& self(void* ud) { return *static_cast<H2*>(ud); }
+
+    static int on_begin_headers(nghttp2_session* ng, const nghttp2_frame* f, void* ud) {
+        if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+        H2& h = self(ud);
+        Stream* s = h.new_stream(f->hd.stream_id);
+        nghttp2_session_set_stream_user_data(ng, f->hd.stream_id, s);
+        return 0;
+    }
+
+    static int on_header(nghttp2_session* ng, const nghttp2_frame* f, const uint8_t* n,
+                         size_t nlen, const uint8_t* v, size_t vlen, uint8_t, void*) {
+        if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+        auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(ng, f->hd.stream_id));
+        if (s == nullptr) return 0;
+        // RFC 9113 §6.5.2: the size of a field is its name and value plus 32. Counted on
+        // decode (nghttp2 only advertises SETTINGS_MAX_HEADER_LIST_SIZE).
+        s->header_bytes += nlen + vlen + 32;
+        if (s->header_bytes > kMaxHeaderList) {
+            s->too_big = true;
+            return 0;
+        }
+        const std::string_view name(reinterpret_cast<const char*>(n), nlen);
+        const std::string_view value(reinterpret_cast<const char*>(v), vlen);
+        http::Request& r = s->req;
+        if (name == ":method") {
+            r.method_name.assign(value);
+            r.method = value == "GET"       ? http::Method::Get
+                       : value == "HEAD"    ? http::Method::Head
+                       : value == "OPTIONS" ? http::Method::Options
+                                            : http::Method::Other;
+        } else if (name == ":path") {
+            r.target.assign(value);
+            if (value == "*") r.form = http::TargetForm::Asterisk;
+        } else if (name == ":authority") {
+            r.host.assign(value);
+            r.has_host = true;
+        } else if (name == "host") {
+            if (!r.has_host) r.host.assign(value);
+            r.has_host = true;
+        } else if (name == "range") {
+            r.range.assign(value);
+        } else if (name == "if-range") {
+            r.if_range.assign(value);
+        } else if (name == "if-match") {
+            append_list(r.if_match, value);
+        } else if (name == "if-none-match") {
+            append_list(r.if_none_match, value);
+        } else if (name == "if-modified-since") {
+            r.if_modified_since.assign(value);
+        } else if (name == "if-unmodified-since") {
+            r.if_unmodified_since.assign(value);
+        } else if (name == "accept-encoding") {
+            append_list(r.accept_encoding, value);
+        } else if (name == "user-agent") {
+            r.user_agent.assign(value);
+        } else if (name == "referer") {
+            r.referer.assign(value);
+        } else if (name == "priority") {
+            s->has_priority = true;
+        }
+        return 0;
+    }
+
+    static int on_frame_recv(nghttp2_session* ng, const nghttp2_frame* f, void* ud) {
+        H2& h = self(ud);
+        auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(ng, f->hd.stream_id));
+        switch (f->hd.type) {
+        case NGHTTP2_HEADERS:
+            if (s == nullptr || f->headers.cat != NGHTTP2_HCAT_REQUEST) {
+                h.note_junk();  // trailers we ignore
+                break;
+            }
+            if (f->hd.flags & NGHTTP2_FLAG_END_STREAM) {
+                s->remote_closed = true;
+                h.respond(*s);
+            } else if (s->req.method == http::Method::Other || s->too_big) {
+                h.respond(*s);  // 405 / 431 now; its body is never read
+            }
+            break;
+        case NGHTTP2_DATA:
+            if (f->hd.length == 0 && !(f->hd.flags & NGHTTP2_FLAG_END_STREAM)) h.note_junk();
+            if (s != nullptr && (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+                s->remote_closed = true;
+                if (!s->responded) h.respond(*s);
+            }
+            break;
+        case NGHTTP2_PING:
+        case NGHTTP2_SETTINGS:
+            if (!(f->hd.flags & NGHTTP2_FLAG_ACK)) h.note_junk();
+            break;
+        case NGHTTP2_PRIORITY:
+        case NGHTTP2_WINDOW_UPDATE:
+        case NGHTTP2_RST_STREAM:
+            h.note_junk();
+            break;
+        default:
+            break;
+        }
+        return 0;
+    }
+
+    static int on_invalid_frame(nghttp2_session*, const nghttp2_frame*, int, void* ud) {
+        // Each one makes us reset a stream or answer: "MadeYouReset" costs the peer more.
+        self(ud).note_junk(kJunkPerRequest);
+        return 0;
+    }
+
+    static int on_data_chunk(nghttp2_session* ng, uint8_t, int32_t id, const uint8_t*, size_t len,
+                             void* ud) {
+        auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(ng, id));
+        if (s == nullptr || len == 0 || s->responded) return 0;
+        // A request body: refused with 413 at once, never buffered (its flow-control credit
+        // is returned by nghttp2 as it arrives).
+        s->body = true;
+        self(ud).respond(*s);
+        return 0;
+    }
+
+    static int on_frame_send(nghttp2_session* ng, const nghttp2_frame* f, void* ud) {
+        if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) return 0;
+        if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
+        H2& h = self(ud);
+        auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(ng, f->hd.stream_id));
+        if (s == nullptr || !s->responded || s->logged) return 0;
+        s->logged = true;
+        PendingLog& l = h.logs_.emplace_back();
+        l.end = h.owner_.queue().end();  // this frame is the last one queued so far
+        l.status = s->res.plan.status;
+        l.bytes = s->body_sent;
+        l.start_ms = s->start_ms;
+        l.stream = s->id;
+        l.method = s->req.method_name;
+        l.target = s->req.target;
+        l.referer = s->req.referer;
+        l.user_agent = s->req.user_agent;
+        // RFC 9113 §8.1: a complete response before the whole request — ask the client to
+        // stop sending its body, without error.
+        if (!s->remote_closed)
+            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+        return 0;
+    }
+
+    static int on_stream_close(nghttp2_session* ng, int32_t id, uint32_t, void* ud) {
+        H2& h = self(ud);
+        auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(ng, id));
+        if (s == nullptr) return 0;
+        if (s->responded && !s->logged) {
+            // Reset before its end: logged with the body bytes queued.
+            s->logged = true;
+            PendingLog& l = h.logs_.emplace_back();
+            l.end = h.owner_.queue().end();
+            l.status = s->res.plan.status;
+            l.bytes = s->body_sent;
+            l.start_ms = s->start_ms;
+            l.stream = s->id;
+            l.method = s->req.method_name;
+            l.target = s->req.target;
+            l.referer = s->req.referer;
+            l.user_agent = s->req.user_agent;
+        }
+        nghttp2_session_set_stream_user_data(ng, id, nullptr);
+        h.free_stream(s);
+        return 0;
+    }
+
+    // DATA: we frame the payload ourselves (NO_COPY), up to kDataPayload per frame and never
+    // across two body parts.
+    static ssize_t read(nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_t* flags,
+                        nghttp2_data_source* src, void*) {
+        auto* s = static_cast<Stream*>(src->ptr);
+        const auto& body = s->res.plan.body;
+        while (s->part < body.size() && s->part_off >= part_len(body[s->part])) {
+            ++s->part;
+            s->part_off = 0;
+        }
+        *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+        if (s->part >= body.size()) {
+            *flags |= NGHTTP2_DATA_FLAG_EOF;
+            return 0;
+        }
+        const uint64_t left = part_len(body[s->part]) - s->part_off;
+        const size_t n = static_cast<size_t>(std::min<uint64_t>({left, length, kDataPayload}));
+        if (n == left && s->part + 1 == body.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return static_cast<ssize_t>(n);
+    }
+
+    static int send_data(nghttp2_session*, nghttp2_frame* f, const uint8_t* hd, size_t length,
+                         nghttp2_data_source* src, void* ud) {
+        H2& h = self(ud);
+        auto* s = static_cast<Stream*>(src->ptr);
+        output::Queue& q = h.owner_.queue();
+        const std::string_view head(reinterpret_cast<const char*>(hd), 9);
+        if (length == 0) {  // an empty DATA frame carrying END_STREAM
+            q.copy(head);
+            return 0;
+        }
+        (void)f;
+        const http::BodyPart& part = s->res.plan.body[s->part];
+        const uint64_t off = s->part_off;
+        s->part_off += length;
+        s->body_sent += length;
+        if (!part.from_file) {
+            char* slot = q.append(9 + length);
+            std::memcpy(slot, hd, 9);
+            std::memcpy(slot + 9, part.literal.data() + off, length);
+            return 0;
+        }
+        const files::Variant* v = s->res.variant;
+        const uint64_t foff = part.offset + off;
+        if (v->has_bytes) {
+            char* slot = q.append(9 + length);
+            std::memcpy(slot, hd, 9);
+            std::memcpy(slot + 9, v->bytes.data() + foff, length);
+            return 0;
+        }
+        if (!v->map && !v->map_tried) {
+            v->map_tried = true;
+            if (auto m = files::Mapping::create(v->fd.get(), static_cast<size_t>(v->st.st_size)))
+                v->map = std::move(*m);
+        }
+        if (v->map && foff + length > s->resident_to) {
+            const uint64_t want = std::min<uint64_t>(
+                kResidentWindow, static_cast<uint64_t>(v->st.st_size) - foff);
+            s->resident_to = v->map.resident(foff, std::max<uint64_t>(want, length))
+                                 ? foff + std::max<uint64_t>(want, length)
+                                 : 0;
+        }
+        if (v->map && foff + length <= s->resident_to) {
+            // The one copy: page cache → the frame's slot, right behind its header.
+            char* slot = q.append(9 + length);
+            std::memcpy(slot, hd, 9);
+            CopyArgs a{slot + 9, v->map.data() + foff, length};
+            if (!base::run_guarded(a.src, length, guarded_copy, &a)) {
+                // The file shrank under the mapping: the slot holds garbage, so the connection
+                // ends (the session fails) rather than send it.
+                h.env_.counters->tls_body_truncated.add(1);
+                v->map = files::Mapping();
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
+            }
+            return 0;
+        }
+        // Cold pages: the transport moves them (splice, or a ring read under user TLS), so
+        // the event loop never waits for the disk.
+        q.copy(head);
+        q.file(*v, v->fd.get(), foff, length, s->res.hold);
+        return 0;
+    }
+
+    static uint64_t part_len(const http::BodyPart& p) {
+        return p.from_file ? p.length : p.literal.size();
+    }
+};
+
+const char* h2_library_version() {
+    const nghttp2_info* i = nghttp2_version(0);
+    return i != nullptr ? i->version_str : "?";
+}
+
+H2::H2(const Env& env, Owner& owner) : env_(env), owner_(owner) {}
+
+H2::~H2() { release(); }
+
+bool H2::reset() {
+    release();
+    logs_.clear();
+    logs_head_ = 0;
+    requests_ = junk_ = 0;
+    open_streams_ = 0;
+    header_deadline_ = true;
+    producing_ = closing_ = shutdown_ = read_eof_ = false;
+    last_sent_ms_ = *env_.now_ms;
+    deadline_ms_ = *env_.now_ms + static_cast<uint64_t>(env_.header_timeout_s * 1000.0);
+
+    nghttp2_session_callbacks* cb = nullptr;
+    if (nghttp2_session_callbacks_new(&cb) != 0) return false;
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb, Callbacks::on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cb, Callbacks::on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, Callbacks::on_frame_recv);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, Callbacks::on_invalid_frame);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, Callbacks::on_data_chunk);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, Callbacks::on_frame_send);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, Callbacks::on_stream_close);
+    nghttp2_session_callbacks_set_send_data_callback(cb, Callbacks::send_data);
+    nghttp2_option* opt = nullptr;
+    if (nghttp2_option_new(&opt) != 0) {
+        nghttp2_session_callbacks_del(cb);
+        return false;
+    }
+    // What the peer may make us hold: streams (advertised), header blocks split into at most
+    // 8 CONTINUATIONs, SETTINGS entries, queued PING/SETTINGS ACKs, resets per second (Rapid
+    // Reset, CVE-2023-44487), closed streams kept for priority (none: RFC 9218 only).
+    nghttp2_option_set_max_continuations(opt, 8);
+    nghttp2_option_set_max_settings(opt, 32);
+    nghttp2_option_set_max_outbound_ack(opt, 1000);
+    nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
+    nghttp2_option_set_no_closed_streams(opt, 1);
+    nghttp2_option_set_max_deflate_dynamic_table_size(opt, kHpackTable);
+    const int rc = nghttp2_session_server_new2(&ng_, cb, this, opt);
+    nghttp2_option_del(opt);
+    nghttp2_session_callbacks_del(cb);
+    if (rc != 0) {
+        ng_ = nullptr;
+        return false;
+    }
+    const nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
+        {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, kHpackTable},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(kMaxHeaderList)},
+        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+        {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+    };
+    if (nghttp2_submit_settings(ng_, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) != 0)
+        return false;
+    produce();
+    return true;
+}
+
+void H2::release() {
+    if (ng_ != nullptr) {
+        nghttp2_session_del(ng_);
+        ng_ = nullptr;
+    }
+    std::vector<PendingLog>().swap(logs_);
+    logs_head_ = 0;
+    live_.clear();
+    spare_.clear();
+    open_streams_ = 0;
+}
+
+H2::Stream* H2::new_stream(int32_t id) {
+    std::unique_ptr<Stream> s;
+    if (!spare_.empty()) {
+        s = std::move(spare_.back());
+        spare_.pop_back();
+    } else {
+        s = std::make_unique<Stream>();
+    }
+    s->id = id;
+    s->start_ms = *env_.now_ms;
+    s->slot = live_.size();
+    live_.push_back(std::move(s));
+    ++open_streams_;
+    return live_.back().get();
+}
+
+void H2::free_stream(Stream* s) {
+    const size_t i = s->slot;
+    std::unique_ptr<Stream> p = std::move(live_[i]);
+    if (i + 1 != live_.size()) {
+        live_[i] = std::move(live_.back());
+        live_[i]->slot = i;
+    }
+    live_.pop_back();
+    if (open_streams_ > 0) --open_streams_;
+    p->clear();
+    if (spare_.size() < 4) spare_.push_back(std::move(p));
+    if (open_streams_ == 0) set_idle_deadline();
+}
+
+void H2::set_idle_deadline() {
+    header_deadline_ = requests_ == 0;
+    const double s = header_deadline_ ? env_.header_timeout_s : env_.keepalive_timeout_s;
+    deadline_ms_ = *env_.now_ms + static_cast<uint64_t>(s * 1000.0);
+}
+
+void H2::note_junk(uint32_t n) {
+    junk_ += n;
+    if (closing_ || junk_ <= kJunkBudget + kJunkPerRequest * requests_) return;
+    // A flood of frames that do no work: RFC 9113 §10.5.
+    env_.counters->h2_flood_closed.add(1);
+    nghttp2_session_terminate_session(ng_, NGHTTP2_ENHANCE_YOUR_CALM);
+    closing_ = true;
+}
+
+void H2::respond(Stream& s) {
+    if (s.responded || closing_) return;
+    s.responded = true;
+    ++requests_;
+    env_.counters->requests.add(1);
+    env_.counters->h2_requests.add(1);
+    s.req.version_major = 2;
+    s.req.version_minor = 0;
+    if (s.too_big)
+        env_.files->error(431, s.res);
+    else if (s.body)
+        env_.files->error(413, s.res);
+    else
+        env_.files->handle(s.req, s.res);
+    const http::ResponsePlan& plan = s.res.plan;
+    env_.counters->count_status(plan.status);
+
+    char status[4] = {static_cast<char>('0' + plan.status / 100 % 10),
+                      static_cast<char>('0' + plan.status / 10 % 10),
+                      static_cast<char>('0' + plan.status % 10), 0};
+    nghttp2_nv nv[kMaxFields];
+    size_t n = 0;
+    auto add = [&nv, &n](std::string_view name, std::string_view value) {
+        if (n == kMaxFields) return;
+        nv[n++] = {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                   reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                   value.size(), NGHTTP2_NV_FLAG_NO_COPY_NAME};
+    };
+    add(":status", std::string_view(status, 3));
+    plan.for_each_field([&add](const http::Field& f) { add(f.h2(), f.value); });
+    const bool has_body = s.req.method != http::Method::Head && plan.body_length > 0 &&
+                          !plan.body.empty();
+    nghttp2_data_provider prd{};
+    prd.source.ptr = &s;
+    prd.read_callback = Callbacks::read;
+    if (nghttp2_submit_response(ng_, s.id, nv, n, has_body ? &prd : nullptr) != 0) {
+        nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    if (!s.has_priority) {
+        // RFC 9218 default urgency, but incremental: streams of equal urgency interleave, so a
+        // big download never starves a small file asked for after it on the same connection.
+        nghttp2_extpri pri{3, 1};
+        (void)nghttp2_session_change_extpri_stream_priority(ng_, s.id, &pri, 0);
+    }
+}
+
+void H2::produce() {
+    if (producing_ || ng_ == nullptr) return;
+    producing_ = true;
+    output::Queue& q = owner_.queue();
+    bool failed = false;
+    while (q.unsent() < kHighWater) {
+        const uint8_t* data = nullptr;
+        const ssize_t n = nghttp2_session_mem_send(ng_, &data);
+        if (n < 0) {
+            failed = true;
+            break;
+        }
+        if (n == 0) break;
+        q.copy(std::string_view(reinterpret_cast<const char*>(data), static_cast<size_t>(n)));
+    }
+    producing_ = false;
+    if (failed) {
+        owner_.close_now();
+        return;
+    }
+    if (!q.idle()) owner_.flush();
+    maybe_finish();
+}
+
+// The connection ends once nghttp2 has nothing to read or write (after a GOAWAY, or the
+// peer's EOF with no stream left) and everything queued is out.
+void H2::maybe_finish() {
+    const bool done = (!nghttp2_session_want_read(ng_) && !nghttp2_session_want_write(ng_)) ||
+                      ((read_eof_ || shutdown_) && open_streams_ == 0 &&
+                       !nghttp2_session_want_write(ng_));
+    if (!done) return;
+    owner_.set_input(Input::Stop);
+    owner_.close(false, false);
+}
+
+void H2::feed(std::string_view data) {
+    if (ng_ == nullptr) return;
+    const ssize_t rv = nghttp2_session_mem_recv(
+        ng_, reinterpret_cast<const uint8_t*>(data.data()), data.size());
+    if (rv < 0) {
+        // Fatal for the session (a bad preface, a flood nghttp2 detected): whatever GOAWAY it
+        // queued goes out, then the connection closes.
+        closing_ = true;
+        if (rv == NGHTTP2_ERR_FLOODED) env_.counters->h2_flood_closed.add(1);
+        producing_ = false;
+        output::Queue& q = owner_.queue();
+        for (;;) {
+            const uint8_t* out = nullptr;
+            const ssize_t n = nghttp2_session_mem_send(ng_, &out);
+            if (n <= 0) break;
+            q.copy(std::string_view(reinterpret_cast<const char*>(out), static_cast<size_t>(n)));
+        }
+        owner_.set_input(Input::Stop);
+        owner_.close(false, true);
+        return;
+    }
+    produce();
+}
+
+void H2::on_eof() {
+    read_eof_ = true;
+    if (ng_ != nullptr) maybe_finish();
+}
+
+void H2::on_sent(bool) {
+    last_sent_ms_ = *env_.now_ms;
+    flush_logs();
+    produce();
+}
+
+void H2::flush_logs() {
+    const uint64_t sent = owner_.queue().sent();
+    while (logs_head_ < logs_.size() && logs_[logs_head_].end <= sent) {
+        emit_log(logs_[logs_head_], logs_[logs_head_].bytes);
+        ++logs_head_;
+    }
+    if (logs_head_ == logs_.size()) {
+        logs_.clear();
+        logs_head_ = 0;
+    }
+}
+
+void H2::emit_log(const PendingLog& l, uint64_t bytes) {
+    if (!env_.log->enabled()) return;
+    obs::AccessRecord rec;
+    rec.remote_ip = owner_.peer_ip();
+    rec.time = ::time(nullptr);
+    rec.method = l.method;
+    rec.target = l.target;
+    rec.http_major = 2;
+    rec.http_minor = 0;
+    rec.status = l.status;
+    rec.body_bytes = bytes;
+    rec.referer = l.referer;
+    rec.user_agent = l.user_agent;
+    rec.request_time_s = static_cast<double>(*env_.now_ms - l.start_ms) / 1000.0;
+    rec.conn_id = owner_.conn_id();
+    rec.stream_id = static_cast<uint32_t>(l.stream);
+    rec.tls = owner_.tls_tag();
+    env_.log->append(rec);
+}
+
+void H2::on_closed() {
+    const uint64_t sent = owner_.queue().sent();
+    for (size_t i = logs_head_; i < logs_.size(); ++i) {
+        const PendingLog& l = logs_[i];
+        const uint64_t unsent = l.end > sent ? l.end - sent : 0;
+        emit_log(l, l.bytes > unsent ? l.bytes - unsent : 0);
+    }
+    logs_.clear();
+    logs_head_ = 0;
+    closing_ = true;
+}
+
+void H2::begin_shutdown() {
+    if (ng_ == nullptr || shutdown_) return;
+    shutdown_ = true;
+    // GOAWAY with the last stream we took: those finish, nothing newer is started.
+    nghttp2_submit_goaway(ng_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(ng_),
+                          NGHTTP2_NO_ERROR, nullptr, 0);
+    produce();
+}
+
+void H2::tick(uint64_t now_ms) {
+    if (ng_ == nullptr || closing_) return;
+    if (open_streams_ == 0) {
+        if (now_ms < deadline_ms_) return;
+        (header_deadline_ ? env_.counters->timeouts_header : env_.counters->timeouts_keepalive)
+            .add(1);
+        closing_ = true;
+        nghttp2_session_terminate_session(ng_, NGHTTP2_NO_ERROR);
+        produce();
+        owner_.close(false, false);
+        return;
+    }
+    // Streams open but nothing sent for a send timeout: their windows stay shut (or the
+    // client never finished its request). Every stream is stalled, so the connection ends.
+    if (owner_.queue().idle() && now_ms >= last_sent_ms_ + static_cast<uint64_t>(
+                                                 env_.send_timeout_s * 1000.0)) {
+        env_.counters->timeouts_send.add(1);
+        closing_ = true;
+        owner_.close_now();
+    }
+}
+
+}  // namespace sluice::session

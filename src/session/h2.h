@@ -1,0 +1,107 @@
+// session/h2.h — HTTP/2 (RFC 9113) over one connection, by nghttp2 used sans-I/O: bytes in
+// through nghttp2_session_mem_recv, frames out through nghttp2_session_mem_send into the
+// connection's output queue. The only file besides h2.cc that knows nghttp2 is none: the
+// library stays in h2.cc.
+//
+// Responses come from the same handler::StaticFiles as HTTP/1 (ranges, conditionals,
+// precompressed variants, confinement, errors), their fields lowercased. DATA frames are built
+// by us (NGHTTP2_DATA_FLAG_NO_COPY): the 9-byte header and up to 16,375 payload bytes go into
+// one 16 KiB slot of the queue, so a frame is exactly one full TLS record's plaintext and a
+// batch of frames leaves in one send. Payload comes from the cached bytes, or from the file's
+// mapping when its pages are resident (the one copy: page cache → slot); a cold file extent is
+// queued as a file piece for the transport (splice, or a ring read under user TLS).
+//
+// Limits (each a constant here or a flag, docs/http2.md): 128 concurrent streams, 64 KiB of
+// header list (431), HPACK table 4096, nghttp2's Rapid Reset and CONTINUATION limits, a budget
+// for frames that do no work (PING, SETTINGS, PRIORITY, WINDOW_UPDATE, empty DATA, resets the
+// peer provokes) that ends the connection with GOAWAY ENHANCE_YOUR_CALM, and a high-water mark
+// on the queue: frames are produced only while less than it waits to be sent.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "session/session.h"
+
+struct nghttp2_session;
+
+namespace sluice::handler {
+class StaticFiles;
+}
+
+namespace sluice::session {
+
+// The nghttp2 version linked in ("1.52.0"), for --version.
+const char* h2_library_version();
+
+class H2 final : public Session {
+public:
+    static constexpr uint32_t kMaxConcurrentStreams = 128;
+    static constexpr size_t kMaxHeaderList = 64 * 1024;
+    static constexpr uint32_t kHpackTable = 4096;
+    // 9 + 16,375 = 16,384: one DATA frame is one full TLS record's plaintext.
+    static constexpr size_t kDataPayload = 16384 - 9;
+    // Frames produced ahead of the socket: enough for a 1 MiB sendmsg, bounded per connection.
+    static constexpr uint64_t kHighWater = 1024 * 1024;
+    // Frames that do no work, allowed before GOAWAY ENHANCE_YOUR_CALM: this many, plus this
+    // many per request served.
+    static constexpr uint32_t kJunkBudget = 1000;
+    static constexpr uint32_t kJunkPerRequest = 16;
+
+    H2(const Env& env, Owner& owner);
+    ~H2() override;
+    H2(const H2&) = delete;
+    H2& operator=(const H2&) = delete;
+
+    // A new connection: a fresh nghttp2 session and our SETTINGS queued.
+    bool reset();
+    void release();
+
+    void feed(std::string_view plaintext) override;
+    void on_eof() override;
+    void on_sent(bool drained) override;
+    void on_closed() override;
+    void begin_shutdown() override;
+    void tick(uint64_t now_ms) override;
+
+    struct Stream;
+    struct Callbacks;
+
+private:
+    struct PendingLog;
+    void produce();
+    void maybe_finish();
+    void flush_logs();
+    void emit_log(const PendingLog& l, uint64_t bytes);
+    void respond(Stream& s);
+    void note_junk(uint32_t n = 1);
+    Stream* stream(int32_t id);
+    Stream* new_stream(int32_t id);
+    void free_stream(Stream* s);
+    void set_idle_deadline();
+
+    const Env& env_;
+    Owner& owner_;
+    nghttp2_session* ng_ = nullptr;
+    // Streams nghttp2 has open (it keeps only a pointer, and nghttp2_session_del tells no one),
+    // and a few freed ones kept for reuse.
+    std::vector<std::unique_ptr<Stream>> live_;
+    std::vector<std::unique_ptr<Stream>> spare_;
+    size_t open_streams_ = 0;
+    std::vector<PendingLog> logs_;
+    size_t logs_head_ = 0;
+    uint64_t requests_ = 0;
+    uint64_t junk_ = 0;
+    uint64_t deadline_ms_ = 0;
+    uint64_t last_sent_ms_ = 0;
+    bool header_deadline_ = true;  // no request yet: --header-timeout, else --keepalive-timeout
+    bool producing_ = false;
+    bool closing_ = false;
+    bool shutdown_ = false;
+    bool read_eof_ = false;
+};
+
+}  // namespace sluice::session

@@ -1,0 +1,323 @@
+// session::H2 without a ring or a socket: an nghttp2 *client* session produces the frames,
+// H2 answers into the output queue, and the client parses what it queued.
+#include "session/h2.h"
+
+#include <nghttp2/nghttp2.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../files/temp_tree.h"
+#include "files/cache.h"
+#include "files/mime.h"
+#include "files/root.h"
+#include "handler/static_file.h"
+#include "http/date.h"
+#include "http/response.h"
+#include "obs/access_log.h"
+#include "obs/counters.h"
+#include "output/queue.h"
+
+namespace sluice::session {
+namespace {
+
+using files::testing::TempTree;
+
+struct FakeOwner final : Owner {
+    output::BufferPool pool;
+    output::Queue q{&pool};
+    Input input = Input::Want;
+    bool closed = false, closed_now = false;
+    output::Queue& queue() override { return q; }
+    void flush() override {}
+    void set_input(Input in) override { input = in; }
+    void close(bool, bool) override { closed = true; }
+    void close_now() override { closed_now = true; }
+    std::string_view peer_ip() const override { return "192.0.2.9"; }
+    std::string_view tls_tag() const override { return ""; }
+    uint64_t conn_id() const override { return 7; }
+    // Takes everything queued, as a transport would; files read with pread.
+    std::string take_all() {
+        std::string out;
+        while (q.pieces() > 0) {
+            const output::Piece& p = q.piece(0);
+            const uint64_t n = p.len;
+            if (p.is_file()) {
+                std::string b(n, '\0');
+                EXPECT_EQ(::pread(p.fd, b.data(), n, static_cast<off_t>(p.file_off)),
+                          static_cast<ssize_t>(n));
+                out += b;
+            } else {
+                out.append(p.data, n);
+            }
+            q.take(n);
+        }
+        q.all_sent();
+        return out;
+    }
+};
+
+// A client: sends requests, collects responses per stream.
+struct Client {
+    struct Resp {
+        std::map<std::string, std::string> headers;
+        std::string body;
+        bool closed = false;
+        uint32_t error = 0;
+        std::vector<size_t> data_frames;
+    };
+    nghttp2_session* ng = nullptr;
+    std::map<int32_t, Resp> resp;
+    uint32_t goaway_error = UINT32_MAX;
+
+    Client() {
+        nghttp2_session_callbacks* cb;
+        nghttp2_session_callbacks_new(&cb);
+        nghttp2_session_callbacks_set_on_header_callback(
+            cb, [](nghttp2_session*, const nghttp2_frame* f, const uint8_t* n, size_t nl,
+                   const uint8_t* v, size_t vl, uint8_t, void* ud) {
+                static_cast<Client*>(ud)->resp[f->hd.stream_id].headers[std::string(
+                    reinterpret_cast<const char*>(n), nl)] =
+                    std::string(reinterpret_cast<const char*>(v), vl);
+                return 0;
+            });
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+            cb, [](nghttp2_session*, uint8_t, int32_t id, const uint8_t* d, size_t len, void* ud) {
+                static_cast<Client*>(ud)->resp[id].body.append(reinterpret_cast<const char*>(d),
+                                                               len);
+                return 0;
+            });
+        nghttp2_session_callbacks_set_on_frame_recv_callback(
+            cb, [](nghttp2_session*, const nghttp2_frame* f, void* ud) {
+                auto* c = static_cast<Client*>(ud);
+                if (f->hd.type == NGHTTP2_DATA) c->resp[f->hd.stream_id].data_frames.push_back(f->hd.length);
+                if (f->hd.type == NGHTTP2_GOAWAY) c->goaway_error = f->goaway.error_code;
+                return 0;
+            });
+        nghttp2_session_callbacks_set_on_stream_close_callback(
+            cb, [](nghttp2_session*, int32_t id, uint32_t err, void* ud) {
+                auto& r = static_cast<Client*>(ud)->resp[id];
+                r.closed = true;
+                r.error = err;
+                return 0;
+            });
+        nghttp2_session_client_new(&ng, cb, this);
+        nghttp2_session_callbacks_del(cb);
+        nghttp2_submit_settings(ng, NGHTTP2_FLAG_NONE, nullptr, 0);
+    }
+    ~Client() { nghttp2_session_del(ng); }
+
+    int32_t get(const std::string& path, std::vector<std::pair<std::string, std::string>> extra = {},
+                const char* method = "GET") {
+        std::vector<nghttp2_nv> nv;
+        auto add = [&nv](const std::string& n, const std::string& v) {
+            nv.push_back({(uint8_t*)n.data(), (uint8_t*)v.data(), n.size(), v.size(),
+                          NGHTTP2_NV_FLAG_NONE});
+        };
+        static const std::string m = ":method", p = ":path", s = ":scheme", a = ":authority",
+                                 https = "https", host = "localhost";
+        std::string meth = method;
+        add(m, meth);
+        add(p, path);
+        add(s, https);
+        add(a, host);
+        for (auto& [n, v] : extra) add(n, v);
+        return nghttp2_submit_request(ng, nullptr, nv.data(), nv.size(), nullptr, nullptr);
+    }
+    std::string out() {
+        std::string o;
+        for (;;) {
+            const uint8_t* d;
+            ssize_t n = nghttp2_session_mem_send(ng, &d);
+            if (n <= 0) break;
+            o.append(reinterpret_cast<const char*>(d), static_cast<size_t>(n));
+        }
+        return o;
+    }
+    void in(const std::string& b) {
+        ASSERT_EQ(nghttp2_session_mem_recv(ng, reinterpret_cast<const uint8_t*>(b.data()), b.size()),
+                  static_cast<ssize_t>(b.size()));
+    }
+};
+
+class H2Test : public ::testing::Test {
+protected:
+    void SetUp() override {
+        tree.write("small.txt", "0123456789");
+        big.resize(300 * 1024);
+        for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
+        tree.write("big.bin", big);
+        auto r = files::Root::open(tree.root());
+        ASSERT_TRUE(r.has_value());
+        root.emplace(std::move(*r));
+        mime = files::MimeTypes::load();
+        cache.emplace(*root, mime);
+        int fd = ::memfd_create("h2-log", MFD_CLOEXEC);
+        log_fd = ::dup(fd);
+        log.emplace(obs::LogSink::from_fd(UniqueFd(fd)));
+        henv.cache = &*cache;
+        henv.root = &*root;
+        henv.dates = &dates;
+        henv.now_ms = &now;
+        henv.options.server_name = "sluice";
+        files.emplace(henv);
+        env.files = &*files;
+        env.cache = &*cache;
+        env.root = &*root;
+        env.dates = &dates;
+        env.log = &*log;
+        env.counters = &counters;
+        env.now_ms = &now;
+        env.header_timeout_s = 10;
+        env.keepalive_timeout_s = 5;
+        env.send_timeout_s = 30;
+        env.server_header = "sluice";
+        h2.emplace(env, owner);
+        ASSERT_TRUE(h2->reset());
+        client.in(owner.take_all());  // our SETTINGS
+    }
+    void TearDown() override {
+        h2.reset();
+        ::close(log_fd);
+    }
+    // Client → server → client until nothing moves.
+    void pump() {
+        for (int i = 0; i < 1000; ++i) {
+            std::string c = client.out();
+            if (!c.empty()) h2->feed(c);
+            std::string s = owner.take_all();
+            if (!s.empty()) {
+                client.in(s);
+                h2->on_sent(true);
+                s = owner.take_all();
+                if (!s.empty()) client.in(s);
+            }
+            if (c.empty() && s.empty()) return;
+        }
+    }
+    std::string log_text() {
+        log->flush();
+        std::string out(1 << 16, '\0');
+        ssize_t n = ::pread(log_fd, out.data(), out.size(), 0);
+        out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+        return out;
+    }
+
+    TempTree tree;
+    std::string big;
+    std::optional<files::Root> root;
+    files::MimeTypes mime;
+    std::optional<files::FileCache> cache;
+    http::DateCache dates;
+    std::optional<obs::AccessLog> log;
+    int log_fd = -1;
+    obs::WorkerCounters counters;
+    uint64_t now = 1000;
+    handler::Env henv;
+    std::optional<handler::StaticFiles> files;
+    Env env;
+    FakeOwner owner;
+    Client client;
+    std::optional<H2> h2;
+};
+
+TEST_F(H2Test, GetSmallFile) {
+    const int32_t id = client.get("/small.txt");
+    pump();
+    auto& r = client.resp[id];
+    EXPECT_EQ(r.headers[":status"], "200");
+    EXPECT_EQ(r.headers["content-length"], "10");
+    EXPECT_EQ(r.headers["content-type"].rfind("text/plain", 0), 0u);
+    EXPECT_EQ(r.headers.count("connection"), 0u);
+    EXPECT_EQ(r.body, "0123456789");
+    EXPECT_TRUE(r.closed);
+    EXPECT_EQ(r.error, 0u);
+    const std::string l = log_text();
+    EXPECT_NE(l.find("\"GET /small.txt HTTP/2.0\" 200 10 "), std::string::npos) << l;
+    EXPECT_NE(l.find(" 7/1"), std::string::npos) << l;
+    EXPECT_EQ(counters.h2_requests.get(), 1u);
+}
+
+TEST_F(H2Test, BigFileInFullFrames) {
+    const int32_t id = client.get("/big.bin");
+    // The client's default window is 64 KiB - 1: open it so frames are not cut by it.
+    nghttp2_submit_window_update(client.ng, NGHTTP2_FLAG_NONE, 0, 1 << 24);
+    nghttp2_submit_window_update(client.ng, NGHTTP2_FLAG_NONE, id, 1 << 24);
+    pump();
+    auto& r = client.resp[id];
+    EXPECT_EQ(r.headers[":status"], "200");
+    ASSERT_EQ(r.body.size(), big.size());
+    EXPECT_TRUE(r.body == big);
+    ASSERT_GE(r.data_frames.size(), 2u);
+    size_t full = 0;
+    for (size_t i = 0; i + 1 < r.data_frames.size(); ++i) full += r.data_frames[i] == H2::kDataPayload;
+    // Every frame but those cut by the initial 64 KiB window is 16,375 bytes.
+    EXPECT_GE(full + 6, r.data_frames.size());
+}
+
+TEST_F(H2Test, HeadRangeConditionalAnd404) {
+    const int32_t head = client.get("/small.txt", {}, "HEAD");
+    const int32_t range = client.get("/small.txt", {{"range", "bytes=2-4"}});
+    const int32_t missing = client.get("/nope");
+    pump();
+    EXPECT_EQ(client.resp[head].headers[":status"], "200");
+    EXPECT_EQ(client.resp[head].body, "");
+    EXPECT_EQ(client.resp[range].headers[":status"], "206");
+    EXPECT_EQ(client.resp[range].body, "234");
+    EXPECT_EQ(client.resp[missing].headers[":status"], "404");
+    const std::string etag = client.resp[head].headers["etag"];
+    ASSERT_FALSE(etag.empty());
+    const int32_t cond = client.get("/small.txt", {{"if-none-match", etag}});
+    pump();
+    EXPECT_EQ(client.resp[cond].headers[":status"], "304");
+}
+
+TEST_F(H2Test, OtherMethods405) {
+    const int32_t id = client.get("/small.txt", {}, "DELETE");
+    pump();
+    EXPECT_EQ(client.resp[id].headers[":status"], "405");
+    EXPECT_EQ(client.resp[id].headers["allow"], "GET, HEAD, OPTIONS");
+}
+
+TEST_F(H2Test, PingFloodEndsWithEnhanceYourCalm) {
+    uint8_t opaque[8] = {};
+    for (uint32_t i = 0; i < H2::kJunkBudget + 10; ++i) {
+        nghttp2_submit_ping(client.ng, NGHTTP2_FLAG_NONE, opaque);
+        if (i % 100 == 0) pump();
+    }
+    pump();
+    EXPECT_EQ(client.goaway_error, static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
+    EXPECT_TRUE(owner.closed || owner.closed_now);
+    EXPECT_EQ(counters.h2_flood_closed.get(), 1u);
+}
+
+TEST_F(H2Test, ShutdownSendsGoawayAndFinishesStreams) {
+    const int32_t id = client.get("/small.txt");
+    std::string c = client.out();
+    h2->feed(c);
+    h2->begin_shutdown();
+    client.in(owner.take_all());
+    h2->on_sent(true);
+    client.in(owner.take_all());
+    EXPECT_EQ(client.goaway_error, 0u);  // NO_ERROR
+    EXPECT_EQ(client.resp[id].body, "0123456789");
+    EXPECT_TRUE(owner.closed);
+}
+
+TEST_F(H2Test, IdleTimeouts) {
+    h2->tick(now + 9999);
+    EXPECT_FALSE(owner.closed);
+    h2->tick(now + 10000);
+    EXPECT_TRUE(owner.closed);
+    EXPECT_EQ(counters.timeouts_header.get(), 1u);
+}
+
+}  // namespace
+}  // namespace sluice::session
