@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Validates the HTTP/2 test modules against a reference server instead of sluice.
 #
-#   tests/integration/h2_fixture/run-external.sh [nghttpd|h2o] [MODULE...]
+#   tests/integration/h2_fixture/run-external.sh [nghttpd|nghttpd-sluice|h2o] [MODULE...]
 #
 # Fills a fixture root (h2util.py populate), makes a self-signed cert, starts the reference on
 # two free loopback ports (h2c prior knowledge and TLS with ALPN h2), runs each module with
 # SLUICE_H2_EXTERNAL / SLUICE_H2_EXTERNAL_TLS / SLUICE_H2_ROOT / SLUICE_H2_REF set, stops the
 # server. Modules default to test_h2_frames.py and test_h2_clients.py. Exit: 0 when every
 # module exited 0 (each test passed or failed as its module's deviation list expects).
-#   nghttpd: nghttpd --no-tls -a 127.0.0.1 -d ROOT PORT  and  nghttpd -a 127.0.0.1 -d ROOT PORT KEY CERT
+#   nghttpd:        nghttpd --no-tls -a 127.0.0.1 -d ROOT PORT  and
+#                   nghttpd -a 127.0.0.1 -d ROOT PORT KEY CERT
+#   nghttpd-sluice: the same with -m 128 --no-rfc7540-pri (sluice's SETTINGS, RFC 9218)
 #   h2o:     h2o -c CONF (two listeners, file.dir ROOT)
 # Env: H2_ROOT (default: a temp dir, kept between runs as /tmp/sluice-h2-ref-root),
 # PYTHON (default python3).
@@ -60,11 +62,13 @@ TLS_PORT="$(free_port)"
 while [ "$TLS_PORT" = "$H2C_PORT" ]; do TLS_PORT="$(free_port)"; done
 
 case "$REF" in
-nghttpd)
+nghttpd | nghttpd-sluice)
     command -v nghttpd >/dev/null || { echo "SKIP: nghttpd missing (Debian nghttp2-server)"; exit 77; }
-    nghttpd --no-tls -a 127.0.0.1 -d "$ROOT" "$H2C_PORT" >"$WORK/h2c.log" 2>&1 &
+    OPTS=()
+    [ "$REF" = nghttpd ] || OPTS=(-m 128 --no-rfc7540-pri)
+    nghttpd "${OPTS[@]}" --no-tls -a 127.0.0.1 -d "$ROOT" "$H2C_PORT" >"$WORK/h2c.log" 2>&1 &
     PIDS+=($!)
-    nghttpd -a 127.0.0.1 -d "$ROOT" "$TLS_PORT" "$WORK/key.pem" "$WORK/cert.pem" \
+    nghttpd "${OPTS[@]}" -a 127.0.0.1 -d "$ROOT" "$TLS_PORT" "$WORK/key.pem" "$WORK/cert.pem" \
         >"$WORK/tls.log" 2>&1 &
     PIDS+=($!)
     ;;
@@ -86,14 +90,14 @@ hosts:
       /:
         file.dir: $ROOT
         file.send-gzip: ON
-pid-file: $WORK/h2o.pid
-error-log: $WORK/h2o-error.log
 EOF
+    # as root, h2o would switch to nobody, who cannot read the mktemp dir
+    [ "$(id -u)" -ne 0 ] || echo 'user: root' >>"$WORK/h2o.conf"
     h2o -c "$WORK/h2o.conf" >"$WORK/h2o.log" 2>&1 &
     PIDS+=($!)
     ;;
 *)
-    echo "usage: $0 [nghttpd|h2o] [MODULE...]" >&2
+    echo "usage: $0 [nghttpd|nghttpd-sluice|h2o] [MODULE...]" >&2
     exit 2
     ;;
 esac
