@@ -32,11 +32,9 @@ import importlib
 import os
 import re
 import shutil
-import signal
 import socket
 import ssl
 import struct
-import subprocess
 import sys
 import tempfile
 import time

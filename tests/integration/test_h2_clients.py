@@ -21,8 +21,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import h2util  # noqa: E402
