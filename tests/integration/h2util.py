@@ -433,7 +433,7 @@ class Target:
         h, p = self.addr(transport)
         return open_socket(h, p, transport == 'tls', alpn=alpn, timeout=timeout, **kw)
 
-    def raw(self, transport, handshake=True, settings=None, timeout=10.0, **kw):
+    def raw(self, transport, handshake=True, settings=None, timeout=10.0):
         """An H2Raw on a fresh connection (handshake: preface + SETTINGS exchanged)."""
         c = H2Raw(self.socket(transport, timeout=timeout), tls=(transport == 'tls'))
         if handshake:
@@ -493,9 +493,6 @@ def detect_reference(target):
                 return 'h2o'
             return 'none'
     return 'none'
-
-
-SLUICE_H2_ARGS = ['--http2', 'on', '--h2c', 'on']
 
 
 def start_target(server_args=(), populate_root=populate, threads=2, plain=True):
