@@ -82,6 +82,13 @@ private:
     Stream* new_stream(int32_t id);
     void free_stream(Stream* s);
     void set_idle_deadline();
+    void resume_deferred();
+    // The frame scan in front of nghttp2 (h2.cc, "Frames nghttp2 1.52 gets wrong").
+    bool scan(std::string_view& data, std::string_view& pass);
+    bool frame_head(const uint8_t* h, const uint8_t* payload);
+    void connection_error(uint32_t code);
+    void mark_stream(int32_t id, uint8_t bits);
+    [[nodiscard]] uint8_t stream_bits(int32_t id) const;
 
     const Env& env_;
     Owner& owner_;
@@ -92,6 +99,18 @@ private:
     std::vector<std::unique_ptr<Stream>> spare_;
     size_t open_streams_ = 0;
     std::vector<PendingLog> logs_;
+    std::vector<int32_t> deferred_;  // streams whose DATA waits for the queue to drain
+    // Scan state: the client preface still to pass, the frame header (and, for a
+    // WINDOW_UPDATE, its payload) being collected, payload bytes of the current frame left to
+    // pass or drop; what became of the client's last kIdWindow stream ids.
+    static constexpr int32_t kIdWindow = 1024;
+    size_t preface_left_ = 24;
+    std::string head_;
+    std::string scan_frame_;  // the judged header handed to nghttp2
+    uint32_t payload_left_ = 0;
+    bool dropping_ = false;
+    int32_t max_client_id_ = 0;
+    std::vector<uint8_t> id_bits_;  // per odd id, (id / 2) % kIdWindow
     size_t logs_head_ = 0;
     uint64_t requests_ = 0;
     uint64_t junk_ = 0;

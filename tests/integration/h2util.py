@@ -510,6 +510,10 @@ def start_target(server_args=(), populate_root=populate, threads=2, plain=True):
         args = ['--http2', 'on'] + args
     if not any(a.startswith('--h2c') for a in args):
         args = ['--h2c', 'on'] + args
+    # Streams the tests leave stalled (zero windows, held-open requests) finish only at the
+    # end of the grace period; 3 s keeps the stop within harness.stop()'s 10 s.
+    if not any(a.startswith('--shutdown-grace') for a in args):
+        args = ['--shutdown-grace', '3'] + args
     srv = tls_certs.TlsServer(args=args, certs=[cert], plain=plain, root=root, tmp=tmp,
                               threads=threads)
     try:
