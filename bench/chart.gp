@@ -4,7 +4,8 @@
 #                        nscen=7; nmem=1; subtitle='...'" bench/chart.gp
 # Each data file: one row per scenario: "scenario" v1 "label1" v2 "label2" ... (vN relative to
 # `ref`, labels are the absolute values); "?" marks a missing value. thr/cpu: the throughput
-# scenarios (nscen rows; '' and 0 if none); mem: idle-tls-rss (nmem rows; '' and 0 if none).
+# scenarios (nscen rows; '' and 0 if none); mem: idle-tls-rss, h2-idle-rss (nmem rows; '' and 0
+# if none).
 n = words(names)
 panels = (nscen > 0 ? 2 : 0) + (nmem > 0 ? 1 : 0)
 set terminal pngcairo size (nscen > 4 ? 1100 + 120 * (nscen - 4) : 1100),(panels == 3 ? 1250 : panels == 2 ? 900 : 500) font "DejaVu Sans,10" noenhanced
@@ -35,7 +36,7 @@ if (nscen > 0) {
          for [i=1:n] thr using (xpos(i)):(column(2*i)):(stringcolumn(2*i+1)) \
              with labels center offset 0,0.7 font ",8" notitle
 
-    set title "Server CPU time per request (per GB for 16m, per handshake for https-handshake/-resume) relative to ".ref." (lower is better)"
+    set title "Server CPU time per request (per GB for *16m, per handshake for https-handshake/-resume, per page for h2-page) relative to ".ref." (lower is better)"
     set ylabel "× ".ref
     plot for [i=1:n] cpu using (column(2*i)):xtic(1) title word(names, i) lc rgb word(colors, i), \
          for [i=1:n] cpu using (xpos(i)):(column(2*i)):(stringcolumn(2*i+1)) \
@@ -44,7 +45,7 @@ if (nscen > 0) {
 
 if (nmem > 0) {
     set xrange [-0.6:nmem-0.4]
-    set title "Server RSS per idle TLS connection relative to ".ref." (lower is better; labels: absolute)"
+    set title "Server RSS per idle TLS connection (h2-idle-rss: HTTP/2 set up) relative to ".ref." (lower is better; labels: absolute)"
     set ylabel "× ".ref
     plot for [i=1:n] mem using (column(2*i)):xtic(1) title word(names, i) lc rgb word(colors, i), \
          for [i=1:n] mem using (xpos(i)):(column(2*i)):(stringcolumn(2*i+1)) \

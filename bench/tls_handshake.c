@@ -1,4 +1,5 @@
-// bench/tls_handshake.c — TLS load client for bench/compare: handshake rate and idle connections.
+// bench/tls_handshake.c — TLS load client for bench/compare: handshake rate and idle connections
+// (HTTP/1.1, or HTTP/2 set up and left idle).
 //
 // One epoll thread, non-blocking sockets, OpenSSL. The client offers only what bench/compare
 // asks for (TLS 1.3 + TLS_AES_128_GCM_SHA256 by default), does not verify the certificate
@@ -27,6 +28,14 @@
 //       are freed (without close_notify) once a connection is idle: only the sockets stay, so
 //       the client itself stays small. Raises RLIMIT_NOFILE to its hard limit.
 //
+//   tls_handshake h2idle HOST PORT N [VERSION CIPHERS]
+//       As idle, but each connection offers ALPN "h2" only (a server that selects anything
+//       else, or nothing, fails the connection) and, instead of a request, does the HTTP/2
+//       connection setup: the client sends the preface and its SETTINGS (ENABLE_PUSH 0,
+//       MAX_CONCURRENT_STREAMS 100), reads until it has both the server's SETTINGS (which it
+//       acknowledges) and the server's ACK of its own, ignoring other frames (WINDOW_UPDATE...);
+//       a GOAWAY fails the connection. No stream is opened. Then the connection is idle.
+//
 // VERSION is 1.3 or 1.2; CIPHERS is an OpenSSL TLS 1.3 ciphersuite list (VERSION 1.3) or a
 // cipher string (1.2). Default: 1.3 TLS_AES_128_GCM_SHA256.
 // Exit status 0 unless setup failed or nothing at all succeeded.
@@ -51,7 +60,8 @@
 #include <unistd.h>
 
 enum { HDR_MAX = 8192, BUF_SIZE = 64 << 10, IDLE_WINDOW = 128 };
-enum { S_FREE, S_CONNECT, S_HANDSHAKE, S_WRITE, S_READ, S_IDLE };
+enum { S_FREE, S_CONNECT, S_HANDSHAKE, S_WRITE, S_READ, S_IDLE, S_H2ACK };
+enum { H2_SETTINGS = 1, H2_ACKED = 2 };  // conn.h2: server SETTINGS seen, our SETTINGS acked
 
 struct conn {
     int fd;
@@ -59,6 +69,7 @@ struct conn {
     SSL* ssl;
     SSL_SESSION* session;  // resume mode: newest session received on this slot
     int in_body;
+    int h2;  // h2idle: H2_* bits
     uint64_t remaining;
     size_t hdr_len;
     char hdr[HDR_MAX + 1];
@@ -68,11 +79,20 @@ static SSL_CTX* ctx;
 static struct sockaddr_in addr;
 static int ep;
 static int resume_mode;
+static int h2_mode;  // h2idle
+// h2idle: the client connection preface, then a SETTINGS frame (ENABLE_PUSH 0,
+// MAX_CONCURRENT_STREAMS 100); and a SETTINGS ACK.
+static const char h2_preface[] =
+    "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    "\x00\x00\x0c\x04\x00\x00\x00\x00\x00"
+    "\x00\x02\x00\x00\x00\x00"
+    "\x00\x03\x00\x00\x00\x64";
+static const char h2_settings_ack[] = "\x00\x00\x00\x04\x01\x00\x00\x00\x00";
 static char req[1024];
 static size_t req_len;
 static char buf[BUF_SIZE];
 static uint64_t n_done, n_full, n_resumed, n_errors, n_bytes;
-static char version[32] = "?", cipher[64] = "?", group[32] = "?";
+static char version[32] = "?", cipher[64] = "?", group[32] = "?", alpn[32] = "?";
 
 static double now(void) {
     struct timespec ts;
@@ -111,6 +131,7 @@ static int start(struct conn* c) {
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->state = S_CONNECT;
     c->in_body = 0;
+    c->h2 = 0;
     c->hdr_len = 0;
     c->remaining = 0;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c};
@@ -168,6 +189,38 @@ static int consume(struct conn* c, const char* p, size_t n) {
     return c->remaining == 0 ? 1 : 0;
 }
 
+// h2idle: takes n bytes of the server's HTTP/2 stream (frames, buffered in c->hdr until whole).
+// Returns -1 on GOAWAY or an oversized frame, else 0; sets c->h2 bits and *ack when a SETTINGS
+// (not an ACK) arrived and must be acknowledged.
+static int h2_consume(struct conn* c, const char* p, size_t n, int* ack) {
+    while (n > 0) {
+        size_t take = n < HDR_MAX - c->hdr_len ? n : HDR_MAX - c->hdr_len;
+        memcpy(c->hdr + c->hdr_len, p, take);
+        c->hdr_len += take;
+        p += take;
+        n -= take;
+        const unsigned char* f = (const unsigned char*)c->hdr;
+        while (c->hdr_len >= 9) {
+            size_t len = (size_t)f[0] << 16 | (size_t)f[1] << 8 | f[2];
+            if (len + 9 > HDR_MAX) {
+                fprintf(stderr, "tls_handshake: h2 frame of type %u too large (%zu)\n", f[3], len);
+                return -1;
+            }
+            if (c->hdr_len < len + 9) break;
+            if (f[3] == 0x7) {  // GOAWAY
+                fprintf(stderr, "tls_handshake: h2 GOAWAY from the server\n");
+                return -1;
+            }
+            if (f[3] == 0x4 && (f[4] & 0x1)) c->h2 |= H2_ACKED;
+            else if (f[3] == 0x4) c->h2 |= H2_SETTINGS, *ack = 1;
+            memmove(c->hdr, c->hdr + len + 9, c->hdr_len - len - 9);
+            c->hdr_len -= len + 9;
+        }
+        if (c->hdr_len == HDR_MAX) return -1;
+    }
+    return 0;
+}
+
 static void record_params(SSL* ssl) {
     if (version[0] != '?') return;
     snprintf(version, sizeof version, "%s", SSL_get_version(ssl));
@@ -175,6 +228,10 @@ static void record_params(SSL* ssl) {
     int nid = SSL_get_negotiated_group(ssl);
     const char* g = nid > 0 ? OBJ_nid2sn(nid & ~TLSEXT_nid_unknown) : NULL;
     snprintf(group, sizeof group, "%s", g ? g : "?");
+    const unsigned char* a = NULL;
+    unsigned alen = 0;
+    SSL_get0_alpn_selected(ssl, &a, &alen);
+    snprintf(alpn, sizeof alpn, "%.*s", a ? (int)alen : 4, a ? (const char*)a : "none");
 }
 
 // Advances the connection as far as it can go. Returns 1 when the response has been read,
@@ -206,6 +263,19 @@ static int drive(struct conn* c) {
             if (SSL_session_reused(c->ssl)) n_resumed++;
             else n_full++;
             record_params(c->ssl);
+            if (h2_mode) {
+                const unsigned char* a = NULL;
+                unsigned alen = 0;
+                SSL_get0_alpn_selected(c->ssl, &a, &alen);
+                if (alen != 2 || memcmp(a, "h2", 2) != 0) {
+                    static int told;
+                    if (!told++)
+                        fprintf(stderr, "tls_handshake: the server did not select ALPN h2 "
+                                        "(selected: %.*s)\n", a ? (int)alen : 4,
+                                a ? (const char*)a : "none");
+                    return -1;
+                }
+            }
             c->state = S_WRITE;
             break;
         }
@@ -226,8 +296,26 @@ static int drive(struct conn* c) {
                 if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
                 return -1;  // EOF or error before the end of the response
             }
+            if (h2_mode) {
+                int ack = 0;
+                if (h2_consume(c, buf, (size_t)r, &ack) < 0) return -1;
+                if (ack) c->state = S_H2ACK;
+                else if (c->h2 == (H2_SETTINGS | H2_ACKED)) return 1;
+                break;
+            }
             int done = consume(c, buf, (size_t)r);
             if (done != 0) return done;
+            break;
+        }
+        case S_H2ACK: {  // 9 bytes: all or nothing
+            int r = SSL_write(c->ssl, h2_settings_ack, sizeof h2_settings_ack - 1);
+            if (r <= 0) {
+                int e = SSL_get_error(c->ssl, r);
+                if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
+                return -1;
+            }
+            if (c->h2 == (H2_SETTINGS | H2_ACKED)) return 1;
+            c->state = S_READ;
             break;
         }
         default:
@@ -249,6 +337,7 @@ static void setup_ctx(const char* ver, const char* ciphers) {
         exit(2);
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    if (h2_mode && SSL_CTX_set_alpn_protos(ctx, (const unsigned char*)"\x02h2", 3) != 0) exit(1);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (resume_mode) {
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
@@ -261,6 +350,7 @@ static void setup_ctx(const char* ver, const char* ciphers) {
 
 static void print_params(void) {
     printf("\"version\": \"%s\", \"cipher\": \"%s\", \"group\": \"%s\"", version, cipher, group);
+    if (h2_mode) printf(", \"alpn\": \"%s\"", alpn);
 }
 
 static int run_hs(int conc, double seconds) {
@@ -407,6 +497,7 @@ static int run_idle(long n) {
 int main(int argc, char** argv) {
     int hs = strcmp(argc > 1 ? argv[1] : "", "hs") == 0 && (argc == 7 || argc == 8 || argc == 10);
     int idle = strcmp(argc > 1 ? argv[1] : "", "idle") == 0 && (argc == 6 || argc == 8);
+    h2_mode = strcmp(argc > 1 ? argv[1] : "", "h2idle") == 0 && (argc == 5 || argc == 7);
     const char *ver = "1.3", *ciphers = "TLS_AES_128_GCM_SHA256";
     if (hs && argc >= 8) {
         if (strcmp(argv[7], "resume") == 0) resume_mode = 1;
@@ -414,11 +505,13 @@ int main(int argc, char** argv) {
     }
     if (hs && argc == 10) ver = argv[8], ciphers = argv[9];
     if (idle && argc == 8) ver = argv[6], ciphers = argv[7];
-    if (!hs && !idle) {
+    if (h2_mode && argc == 7) ver = argv[5], ciphers = argv[6];
+    if (!hs && !idle && !h2_mode) {
         fprintf(stderr,
                 "usage: %s hs HOST PORT PATH CONCURRENCY SECONDS [full|resume] [VERSION CIPHERS]\n"
-                "       %s idle HOST PORT PATH N [VERSION CIPHERS]\n",
-                argv[0], argv[0]);
+                "       %s idle HOST PORT PATH N [VERSION CIPHERS]\n"
+                "       %s h2idle HOST PORT N [VERSION CIPHERS]\n",
+                argv[0], argv[0], argv[0]);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -428,9 +521,14 @@ int main(int argc, char** argv) {
         fprintf(stderr, "tls_handshake: bad IPv4 address %s\n", argv[2]);
         return 2;
     }
-    req_len = (size_t)snprintf(req, sizeof req,
-                               "GET %s HTTP/1.1\r\nHost: localhost:%s\r\nUser-Agent: sluice-bench\r\n%s\r\n",
-                               argv[4], argv[3], hs ? "Connection: close\r\n" : "");
+    if (h2_mode) {
+        req_len = sizeof h2_preface - 1;
+        memcpy(req, h2_preface, req_len);
+    } else {
+        req_len = (size_t)snprintf(req, sizeof req,
+                                   "GET %s HTTP/1.1\r\nHost: localhost:%s\r\nUser-Agent: sluice-bench\r\n%s\r\n",
+                                   argv[4], argv[3], hs ? "Connection: close\r\n" : "");
+    }
     setup_ctx(ver, ciphers);
     ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) return 1;
@@ -440,7 +538,7 @@ int main(int argc, char** argv) {
         if (conc < 1 || seconds <= 0) return 2;
         return run_hs(conc, seconds);
     }
-    long n = atol(argv[5]);
+    long n = atol(argv[h2_mode ? 4 : 5]);
     if (n < 1) return 2;
     return run_idle(n);
 }
