@@ -64,9 +64,22 @@ for spec in "1.3 TLS_AES_128_GCM_SHA256" "1.3 TLS_AES_256_GCM_SHA384" \
     else opts=(--tlsv1.2 --tls-max 1.2 --ciphers "$suite"); fi
     urls=()
     for f in "$root"/f*; do urls+=(-o "$out/${f##*/}" "https://127.0.0.1:$port/${f##*/}"); done
-    n=$(curl -sS --insecure "${opts[@]}" -w '%{num_connects}\n' "${urls[@]}" | awk '{ s += $1 } END { print s + 0 }')
-    conns=$((conns + n))
-    check_dir "curl TLS $ver $suite ($n connection(s))" "$out"
+    # curl offers ALPN h2,http/1.1: HTTP/2 over the kernel's records (DATA frames of 16,375
+    # bytes, one per 16 KiB record); the first suite also once over HTTP/1.1 (splice).
+    for proto in --http2 --http1.1; do
+        [ "$proto" = --http1.1 ] && [ "$suite" != TLS_AES_128_GCM_SHA256 ] && continue
+        rm -rf "$out"; mkdir "$out"
+        want=2; [ "$proto" = --http1.1 ] && want=1.1
+        res=$(curl -sS --insecure "$proto" "${opts[@]}" -w '%{num_connects} %{http_version}\n' "${urls[@]}")
+        n=$(awk '{ s += $1 } END { print s + 0 }' <<<"$res")
+        bad=$(awk -v w="$want" '$2 != w' <<<"$res" | head -1)
+        conns=$((conns + n))
+        if [ -n "$bad" ]; then
+            echo "FAIL curl $proto TLS $ver $suite: HTTP version '$bad', want $want" >&2
+            failures=$((failures + 1))
+        fi
+        check_dir "curl $proto TLS $ver $suite ($n connection(s))" "$out"
+    done
 done
 
 # gnutls-cli: an independent TLS implementation, on a small file: under UML it needs ~30 s of CPU
