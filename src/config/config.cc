@@ -29,7 +29,7 @@ enum class Opt {
     Help, Version, Listen, Threads, AccessLog, MaxConnections, HeaderTimeout, KeepaliveTimeout,
     SendTimeout, ShutdownGrace, Autoindex, Dotfiles, SmallFileMax, CacheSize, Backlog,
     ServerName, TlsListen, Cert, Key, SelfSigned, Ktls, TlsTxZerocopyRo, TlsVersions, Ciphers,
-    TicketKeys, HandshakeTimeout, KtlsProbe, KtlsDiag, Http2, H2c,
+    TicketKeys, HandshakeTimeout, KtlsProbe, KtlsDiag, Http2, H2c, H2Data,
 };
 
 struct OptSpec {
@@ -71,6 +71,7 @@ constexpr OptSpec kOptions[] = {
     {"--ktls-diag", Opt::KtlsDiag, true},
     {"--http2", Opt::Http2, true},
     {"--h2c", Opt::H2c, true},
+    {"--h2-data", Opt::H2Data, true},
 };
 
 // Echoes user input in an error with control bytes escaped, so the message stays one line.
@@ -258,6 +259,14 @@ std::expected<void, std::string> apply(Opt id, std::string_view flag, std::strin
             (id == Opt::Http2 ? cfg.http2 : cfg.h2c) = on;
             return {};
         }
+        case Opt::H2Data:
+            if (value == "copy")
+                cfg.h2_data_splice = false;
+            else if (value == "splice")
+                cfg.h2_data_splice = true;
+            else
+                return flag_error(flag, "copy or splice", value);
+            return {};
         case Opt::KtlsDiag:
             if (value == "auto") {
                 cfg.ktls_diag = Config::KtlsDiag::Auto;
@@ -479,6 +488,10 @@ std::string help_text() {
            "  --h2c on|off             HTTP/2 with prior knowledge on plain listeners (the\n"
            "                           connection preface is recognised; Upgrade: h2c is\n"
            "                           not supported). Default: on\n"
+           "  --h2-data copy|splice    HTTP/2 DATA from files: copy resident pages into the\n"
+           "                           frame slots (one sendmsg per batch), or splice each\n"
+           "                           frame's payload like HTTP/1 bodies (measured in\n"
+           "                           docs/performance.md). Default: copy\n"
            "  --ktls-probe             print what this kernel supports for kTLS and exit\n"
            "\n"
            "  -h, --help               print this help and exit\n"

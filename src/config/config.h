@@ -46,6 +46,7 @@ struct Config {
     bool tls_tx_zerocopy_ro = false;           // --tls-tx-zerocopy-ro
     bool http2 = true;                         // --http2: ALPN h2 on TLS listeners
     bool h2c = true;                           // --h2c: prior-knowledge HTTP/2 on plain ones
+    bool h2_data_splice = false;               // --h2-data splice: file DATA by splice
     std::string tls_versions = "1.2,1.3";      // --tls-versions 1.2|1.3|1.2,1.3
     std::string ciphers;                       // --ciphers LIST (empty: all allowed suites)
     std::string ticket_keys_file;              // --ticket-keys FILE

@@ -265,6 +265,7 @@ void Worker::fill_env() {
     s.scratch = &response_;
     s.head = &head_;
     s.send_timeout_s = cfg.send_timeout_s;
+    s.h2_data_splice = cfg.h2_data_splice;
     s.header_timeout_s = cfg.header_timeout_s;
     s.keepalive_timeout_s = cfg.keepalive_timeout_s;
     s.server_header = cfg.server_header;

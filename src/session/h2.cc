@@ -305,19 +305,21 @@ struct H2::Callbacks {
             std::memcpy(slot + 9, v->bytes.data() + foff, length);
             return 0;
         }
-        if (!v->map && !v->map_tried) {
+        if (!v->map && !v->map_tried && !h.env_.h2_data_splice) {
             v->map_tried = true;
             if (auto m = files::Mapping::create(v->fd.get(), static_cast<size_t>(v->st.st_size)))
                 v->map = std::move(*m);
         }
-        if (v->map && foff + length > s->resident_to) {
+        if (h.env_.h2_data_splice) {
+            // --h2-data splice: the payload goes as a file piece (the transport splices it).
+        } else if (v->map && foff + length > s->resident_to) {
             const uint64_t want = std::min<uint64_t>(
                 kResidentWindow, static_cast<uint64_t>(v->st.st_size) - foff);
             s->resident_to = v->map.resident(foff, std::max<uint64_t>(want, length))
                                  ? foff + std::max<uint64_t>(want, length)
                                  : 0;
         }
-        if (v->map && foff + length <= s->resident_to) {
+        if (!h.env_.h2_data_splice && v->map && foff + length <= s->resident_to) {
             // The one copy: page cache → the frame's slot, right behind its header.
             char* slot = q.append(9 + length);
             std::memcpy(slot, hd, 9);

@@ -52,6 +52,7 @@ struct Env {
     std::string_view server_header;
     bool dotfiles = false;
     bool autoindex = false;
+    bool h2_data_splice = false;  // --h2-data splice: HTTP/2 file payloads as file pieces
 };
 
 // How much input the session wants (the transport maps it onto its reads).
