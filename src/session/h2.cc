@@ -165,8 +165,18 @@ struct H2::Callbacks {
             }
             break;
         case NGHTTP2_PING:
-        case NGHTTP2_SETTINGS:
             if (!(f->hd.flags & NGHTTP2_FLAG_ACK)) h.note_junk();
+            break;
+        case NGHTTP2_SETTINGS:
+            if (f->hd.flags & NGHTTP2_FLAG_ACK) break;
+            if (!h.preface_seen_) {
+                // Preface and SETTINGS in: the connection is established and may idle like
+                // a kept-alive one (browsers open h2 connections ahead of requests).
+                h.preface_seen_ = true;
+                if (h.open_streams_ == 0) h.set_idle_deadline();
+            } else {
+                h.note_junk();
+            }
             break;
         case NGHTTP2_PRIORITY:
         case NGHTTP2_WINDOW_UPDATE:
@@ -203,6 +213,11 @@ struct H2::Callbacks {
         auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(ng, f->hd.stream_id));
         if (s == nullptr || !s->responded || s->logged) return 0;
         s->logged = true;
+        // RFC 9113 §8.1: a complete response before the whole request — ask the client to
+        // stop sending its body, without error.
+        if (!s->remote_closed)
+            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+        if (!h.env_.log->enabled()) return 0;
         PendingLog& l = h.logs_.emplace_back();
         l.end = h.owner_.queue().end();  // this frame is the last one queued so far
         l.status = s->res.plan.status;
@@ -213,10 +228,6 @@ struct H2::Callbacks {
         l.target = s->req.target;
         l.referer = s->req.referer;
         l.user_agent = s->req.user_agent;
-        // RFC 9113 §8.1: a complete response before the whole request — ask the client to
-        // stop sending its body, without error.
-        if (!s->remote_closed)
-            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
         return 0;
     }
 
@@ -226,7 +237,7 @@ struct H2::Callbacks {
         // Ended by both sides' END_STREAM, or by a reset (then frames in flight are ignored).
         h.mark_stream(id, s != nullptr && s->remote_closed && err == NGHTTP2_NO_ERROR ? 0 : 2);
         if (s == nullptr) return 0;
-        if (s->responded && !s->logged) {
+        if (s->responded && !s->logged && h.env_.log->enabled()) {
             // Reset before its end: logged with the body bytes queued.
             s->logged = true;
             PendingLog& l = h.logs_.emplace_back();
@@ -366,6 +377,7 @@ bool H2::reset() {
     max_client_id_ = 0;
     std::vector<uint8_t>().swap(id_bits_);
     requests_ = junk_ = 0;
+    preface_seen_ = false;
     open_streams_ = 0;
     header_deadline_ = true;
     producing_ = closing_ = shutdown_ = read_eof_ = false;
@@ -438,6 +450,7 @@ H2::Stream* H2::new_stream(int32_t id) {
     }
     s->id = id;
     s->start_ms = *env_.now_ms;
+    if (open_streams_ == 0) last_sent_ms_ = *env_.now_ms;  // the stall clock starts now
     s->slot = live_.size();
     live_.push_back(std::move(s));
     ++open_streams_;
@@ -454,12 +467,17 @@ void H2::free_stream(Stream* s) {
     live_.pop_back();
     if (open_streams_ > 0) --open_streams_;
     p->clear();
-    if (spare_.size() < 4) spare_.push_back(std::move(p));
-    if (open_streams_ == 0) set_idle_deadline();
+    // Idle, the connection keeps one stream's buffers (RSS per idle connection); busy, a few,
+    // so a stream's strings are not allocated again for every request.
+    if (spare_.size() < (open_streams_ == 0 ? 1u : 4u)) spare_.push_back(std::move(p));
+    if (open_streams_ == 0) {
+        if (spare_.size() > 1) spare_.resize(1);
+        set_idle_deadline();
+    }
 }
 
 void H2::set_idle_deadline() {
-    header_deadline_ = requests_ == 0;
+    header_deadline_ = !preface_seen_;
     const double s = header_deadline_ ? env_.header_timeout_s : env_.keepalive_timeout_s;
     deadline_ms_ = *env_.now_ms + static_cast<uint64_t>(s * 1000.0);
 }
@@ -792,8 +810,22 @@ void H2::tick(uint64_t now_ms) {
         owner_.close(false, false);
         return;
     }
-    // Streams open but nothing sent for a send timeout: their windows stay shut (or the
-    // client never finished its request). Every stream is stalled, so the connection ends.
+    // A request whose header block (or body) has not come whole within --header-timeout:
+    // slowloris over HTTP/2 (a HEADERS without END_HEADERS and CONTINUATIONs trickling in, or
+    // END_STREAM never sent). Like HTTP/1, the connection ends.
+    for (const auto& s : live_) {
+        if (!s->responded &&
+            now_ms >= s->start_ms + static_cast<uint64_t>(env_.header_timeout_s * 1000.0)) {
+            env_.counters->timeouts_header.add(1);
+            closing_ = true;
+            nghttp2_session_terminate_session(ng_, NGHTTP2_NO_ERROR);
+            produce();
+            owner_.close(false, true);
+            return;
+        }
+    }
+    // Streams open but nothing sent for a send timeout: their windows stay shut. Every stream
+    // is stalled, so the connection ends.
     if (owner_.queue().idle() && now_ms >= last_sent_ms_ + static_cast<uint64_t>(
                                                  env_.send_timeout_s * 1000.0)) {
         env_.counters->timeouts_send.add(1);

@@ -116,7 +116,10 @@ private:
     uint64_t junk_ = 0;
     uint64_t deadline_ms_ = 0;
     uint64_t last_sent_ms_ = 0;
-    bool header_deadline_ = true;  // no request yet: --header-timeout, else --keepalive-timeout
+    // Until the client's preface and SETTINGS: --header-timeout; then --keepalive-timeout
+    // whenever no stream is open.
+    bool header_deadline_ = true;
+    bool preface_seen_ = false;
     bool producing_ = false;
     bool closing_ = false;
     bool shutdown_ = false;

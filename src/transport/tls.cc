@@ -563,7 +563,7 @@ void TlsSocket::flush_plain() {
     std::string plain;
     plain.swap(t_->plain);
     deliver(plain);
-    if (t_ && t_->plain.empty() && plain.capacity() <= 64 * 1024) {
+    if (t_ && t_->plain.empty() && plain.capacity() <= 4096) {  // small: idle ones stay cheap
         plain.clear();
         t_->plain.swap(plain);  // keep the allocation
     }

@@ -341,5 +341,29 @@ TEST_F(H2Test, IdleTimeouts) {
     EXPECT_EQ(counters.timeouts_header.get(), 1u);
 }
 
+TEST_F(H2Test, EstablishedIdleConnectionGetsTheKeepaliveTimeout) {
+    pump();  // the client's preface and SETTINGS arrive: established, no stream
+    h2->tick(now + 4999);
+    EXPECT_FALSE(owner.closed);
+    h2->tick(now + 5000);
+    EXPECT_TRUE(owner.closed);
+    EXPECT_EQ(counters.timeouts_keepalive.get(), 1u);
+    EXPECT_EQ(counters.timeouts_header.get(), 0u);
+}
+
+TEST_F(H2Test, SlowHeaderBlockGetsTheHeaderTimeout) {
+    // HEADERS without END_HEADERS, and the CONTINUATION never comes.
+    pump();
+    const std::string preface_done = client.out();
+    (void)preface_done;
+    const char headers[] = {0, 0, 0, 1, 0 /* no END_HEADERS */, 0, 0, 0, 1};
+    h2->feed(std::string(headers, sizeof headers));
+    h2->tick(now + 9999);
+    EXPECT_FALSE(owner.closed);
+    h2->tick(now + 10000);
+    EXPECT_TRUE(owner.closed);
+    EXPECT_EQ(counters.timeouts_header.get(), 1u);
+}
+
 }  // namespace
 }  // namespace sluice::session
