@@ -10,7 +10,6 @@ namespace sluice::server {
 Conn::Conn(const ConnEnv& env)
     : env_(env),
       queue_(env.pool),
-      plain_(env.transport, queue_, *this),
       h1_(env.session, *this) {}
 
 Conn::~Conn() = default;
@@ -37,7 +36,8 @@ void Conn::start(int fd, uint64_t id, tls::Context* tls) {
         tls_->use(*tls);
         transport_ = tls_.get();
     } else {
-        transport_ = &plain_;
+        if (!plain_) plain_ = std::make_unique<transport::Socket>(env_.transport, queue_, *this);
+        transport_ = plain_.get();
     }
     transport_->attach(fd);
     transport_->start();
@@ -54,7 +54,7 @@ void Conn::on_ready(const Ready& r) {
     tls_tag_.assign(r.log_tag);
     if (r.alpn == "h2") {
         start_h2();
-    } else if (transport_ == &plain_ && env_.h2c) {
+    } else if (transport_ == plain_.get() && env_.h2c) {
         sniffing_ = true;
         sniffed_.clear();
         sniff_deadline_ms_ =

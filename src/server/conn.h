@@ -86,8 +86,9 @@ private:
 
     const ConnEnv& env_;
     output::Queue queue_;
-    transport::Socket plain_;
-    std::unique_ptr<transport::TlsSocket> tls_;  // made at the slot's first TLS connection
+    // Made at the slot's first connection of each kind (a TLS slot carries no plain socket).
+    std::unique_ptr<transport::Socket> plain_;
+    std::unique_ptr<transport::TlsSocket> tls_;
     transport::Socket* transport_ = nullptr;
     session::H1 h1_;
     std::unique_ptr<session::H2> h2_;  // made at the slot's first HTTP/2 connection

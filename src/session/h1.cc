@@ -32,8 +32,7 @@ void H1::reset() {
     parser_.emplace();
     req_.clear();
     inbuf_.clear();
-    logs_.clear();
-    logs_head_ = 0;
+    logs_.release();
     req_start_ms_ = 0;
     requests_ = 0;
     read_eof_ = close_after_ = input_after_close_ = linger_on_close_ = false;
@@ -42,8 +41,7 @@ void H1::reset() {
 }
 
 void H1::release() {
-    logs_.clear();
-    logs_head_ = 0;
+    logs_.release();
     std::string().swap(inbuf_);
     deadline_ = Deadline::None;
 }
@@ -192,8 +190,7 @@ void H1::queue_response() {
 void H1::note_log(int status, uint64_t bytes) {
     env_.counters->count_status(status);
     if (!env_.log->enabled()) return;
-    PendingLog& l = logs_.emplace_back();
-    l.end = owner_.queue().end();
+    PendingLogs::Entry& l = logs_.add(owner_.queue().end());
     l.status = status;
     l.bytes = bytes;
     l.start_ms = req_start_ms_ ? req_start_ms_ : *env_.now_ms;
@@ -205,54 +202,16 @@ void H1::note_log(int status, uint64_t bytes) {
     l.user_agent = req_.user_agent;
 }
 
-void H1::emit_log(const PendingLog& l, uint64_t bytes) {
-    obs::AccessRecord rec;
-    rec.remote_ip = owner_.peer_ip();
-    rec.time = ::time(nullptr);
-    rec.method = l.method;
-    rec.target = l.target;
-    rec.http_major = l.major;
-    rec.http_minor = l.minor;
-    rec.status = l.status;
-    rec.body_bytes = bytes;
-    rec.referer = l.referer;
-    rec.user_agent = l.user_agent;
-    rec.request_time_s = static_cast<double>(*env_.now_ms - l.start_ms) / 1000.0;
-    rec.conn_id = owner_.conn_id();
-    rec.tls = owner_.tls_tag();
-    env_.log->append(rec);
-}
-
-void H1::flush_logs() {
-    const uint64_t sent = owner_.queue().sent();
-    while (logs_head_ < logs_.size() && logs_[logs_head_].end <= sent) {
-        emit_log(logs_[logs_head_], logs_[logs_head_].bytes);
-        ++logs_head_;
-    }
-    if (logs_head_ == logs_.size()) {
-        logs_.clear();
-        logs_head_ = 0;
-    }
-}
-
 // Log what was cut short with the body bytes that did go out.
 void H1::on_closed() {
     deadline_ = Deadline::None;
-    if (!env_.log->enabled()) return;
-    const uint64_t sent = owner_.queue().sent();
-    for (size_t i = logs_head_; i < logs_.size(); ++i) {
-        const PendingLog& l = logs_[i];
-        const uint64_t unsent = l.end > sent ? l.end - sent : 0;
-        emit_log(l, l.bytes > unsent ? l.bytes - unsent : 0);
-    }
-    logs_.clear();
-    logs_head_ = 0;
+    if (env_.log->enabled()) logs_.cut_short(owner_.queue().sent(), env_, owner_);
 }
 
 // ---- output done ---------------------------------------------------------------------------
 
 void H1::on_sent(bool drained) {
-    flush_logs();
+    logs_.flush(owner_.queue().sent(), env_, owner_);
     if (drained) responses_done();
 }
 

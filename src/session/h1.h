@@ -14,6 +14,7 @@
 
 #include "http/parser.h"
 #include "http/request.h"
+#include "session/access.h"
 #include "session/session.h"
 
 namespace sluice::files {
@@ -47,17 +48,6 @@ public:
 private:
     enum class Deadline : uint8_t { None, Header, Keepalive };
 
-    // An access-log record waiting until its response's last byte is sent.
-    struct PendingLog {
-        uint64_t end = 0;  // queue position just past the response
-        int status = 0;
-        uint64_t bytes = 0;
-        uint64_t start_ms = 0;
-        uint8_t major = 1;
-        uint8_t minor = 1;
-        std::string method, target, referer, user_agent;
-    };
-
     void process(std::string_view data);
     void process_pending();
     void after_process();
@@ -65,8 +55,6 @@ private:
     void queue_response();
     void queue_error(int status);
     void note_log(int status, uint64_t bytes);
-    void emit_log(const PendingLog& l, uint64_t bytes);
-    void flush_logs();
     void responses_done();
     void go_idle();
     void update_input();
@@ -79,8 +67,7 @@ private:
     std::optional<http::RequestParser> parser_;  // fresh per connection (errors are terminal)
     http::Request req_;
     std::string inbuf_;  // bytes received but not yet parsed (pipelined while busy)
-    std::vector<PendingLog> logs_;
-    size_t logs_head_ = 0;
+    PendingLogs logs_;
     uint64_t req_start_ms_ = 0;
     uint32_t requests_ = 0;  // on this connection: the first is under the header timeout
     Deadline deadline_ = Deadline::None;

@@ -66,15 +66,6 @@ struct H2::Stream {
     }
 };
 
-struct H2::PendingLog {
-    uint64_t end = 0;
-    int status = 0;
-    uint64_t bytes = 0;
-    uint64_t start_ms = 0;
-    int32_t stream = 0;
-    std::string method, target, referer, user_agent;
-};
-
 // nghttp2's callbacks, each a static function forwarding to the session.
 struct H2::Callbacks {
     static H2& self(void* ud) { return *static_cast<H2*>(ud); }
@@ -217,17 +208,7 @@ struct H2::Callbacks {
         // stop sending its body, without error.
         if (!s->remote_closed)
             nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
-        if (!h.env_.log->enabled()) return 0;
-        PendingLog& l = h.logs_.emplace_back();
-        l.end = h.owner_.queue().end();  // this frame is the last one queued so far
-        l.status = s->res.plan.status;
-        l.bytes = s->body_sent;
-        l.start_ms = s->start_ms;
-        l.stream = s->id;
-        l.method = s->req.method_name;
-        l.target = s->req.target;
-        l.referer = s->req.referer;
-        l.user_agent = s->req.user_agent;
+        h.log_stream(*s);
         return 0;
     }
 
@@ -237,19 +218,9 @@ struct H2::Callbacks {
         // Ended by both sides' END_STREAM, or by a reset (then frames in flight are ignored).
         h.mark_stream(id, s != nullptr && s->remote_closed && err == NGHTTP2_NO_ERROR ? 0 : 2);
         if (s == nullptr) return 0;
-        if (s->responded && !s->logged && h.env_.log->enabled()) {
-            // Reset before its end: logged with the body bytes queued.
+        if (s->responded && !s->logged) {
             s->logged = true;
-            PendingLog& l = h.logs_.emplace_back();
-            l.end = h.owner_.queue().end();
-            l.status = s->res.plan.status;
-            l.bytes = s->body_sent;
-            l.start_ms = s->start_ms;
-            l.stream = s->id;
-            l.method = s->req.method_name;
-            l.target = s->req.target;
-            l.referer = s->req.referer;
-            l.user_agent = s->req.user_agent;
+            h.log_stream(*s);  // reset before its end: with the body bytes queued
         }
         nghttp2_session_set_stream_user_data(ng, id, nullptr);
         h.free_stream(s);
@@ -367,8 +338,7 @@ H2::~H2() { release(); }
 
 bool H2::reset() {
     release();
-    logs_.clear();
-    logs_head_ = 0;
+    logs_.release();
     deferred_.clear();
     preface_left_ = 24;
     head_.clear();
@@ -433,8 +403,7 @@ void H2::release() {
         nghttp2_session_del(ng_);
         ng_ = nullptr;
     }
-    std::vector<PendingLog>().swap(logs_);
-    logs_head_ = 0;
+    logs_.release();
     live_.clear();
     spare_.clear();
     open_streams_ = 0;
@@ -729,7 +698,7 @@ void H2::on_eof() {
 
 void H2::on_sent(bool) {
     last_sent_ms_ = *env_.now_ms;
-    flush_logs();
+    logs_.flush(owner_.queue().sent(), env_, owner_);
     resume_deferred();
     produce();
 }
@@ -745,47 +714,24 @@ void H2::resume_deferred() {
     deferred_.clear();
 }
 
-void H2::flush_logs() {
-    const uint64_t sent = owner_.queue().sent();
-    while (logs_head_ < logs_.size() && logs_[logs_head_].end <= sent) {
-        emit_log(logs_[logs_head_], logs_[logs_head_].bytes);
-        ++logs_head_;
-    }
-    if (logs_head_ == logs_.size()) {
-        logs_.clear();
-        logs_head_ = 0;
-    }
-}
-
-void H2::emit_log(const PendingLog& l, uint64_t bytes) {
+// The record of a stream whose last frame was just queued (or that was reset).
+void H2::log_stream(const Stream& s) {
     if (!env_.log->enabled()) return;
-    obs::AccessRecord rec;
-    rec.remote_ip = owner_.peer_ip();
-    rec.time = ::time(nullptr);
-    rec.method = l.method;
-    rec.target = l.target;
-    rec.http_major = 2;
-    rec.http_minor = 0;
-    rec.status = l.status;
-    rec.body_bytes = bytes;
-    rec.referer = l.referer;
-    rec.user_agent = l.user_agent;
-    rec.request_time_s = static_cast<double>(*env_.now_ms - l.start_ms) / 1000.0;
-    rec.conn_id = owner_.conn_id();
-    rec.stream_id = static_cast<uint32_t>(l.stream);
-    rec.tls = owner_.tls_tag();
-    env_.log->append(rec);
+    PendingLogs::Entry& l = logs_.add(owner_.queue().end());
+    l.status = s.res.plan.status;
+    l.bytes = s.body_sent;
+    l.start_ms = s.start_ms;
+    l.stream = static_cast<uint32_t>(s.id);
+    l.major = 2;
+    l.minor = 0;
+    l.method = s.req.method_name;
+    l.target = s.req.target;
+    l.referer = s.req.referer;
+    l.user_agent = s.req.user_agent;
 }
 
 void H2::on_closed() {
-    const uint64_t sent = owner_.queue().sent();
-    for (size_t i = logs_head_; i < logs_.size(); ++i) {
-        const PendingLog& l = logs_[i];
-        const uint64_t unsent = l.end > sent ? l.end - sent : 0;
-        emit_log(l, l.bytes > unsent ? l.bytes - unsent : 0);
-    }
-    logs_.clear();
-    logs_head_ = 0;
+    if (env_.log->enabled()) logs_.cut_short(owner_.queue().sent(), env_, owner_);
     closing_ = true;
 }
 

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "session/access.h"
 #include "session/session.h"
 
 struct nghttp2_session;
@@ -71,11 +72,9 @@ public:
     struct Callbacks;
 
 private:
-    struct PendingLog;
     void produce();
     void maybe_finish();
-    void flush_logs();
-    void emit_log(const PendingLog& l, uint64_t bytes);
+    void log_stream(const Stream& s);
     void respond(Stream& s);
     void note_junk(uint32_t n = 1);
     Stream* stream(int32_t id);
@@ -98,7 +97,7 @@ private:
     std::vector<std::unique_ptr<Stream>> live_;
     std::vector<std::unique_ptr<Stream>> spare_;
     size_t open_streams_ = 0;
-    std::vector<PendingLog> logs_;
+    PendingLogs logs_;
     std::vector<int32_t> deferred_;  // streams whose DATA waits for the queue to drain
     // Scan state: the client preface still to pass, the frame header (and, for a
     // WINDOW_UPDATE, its payload) being collected, payload bytes of the current frame left to
@@ -111,7 +110,6 @@ private:
     bool dropping_ = false;
     int32_t max_client_id_ = 0;
     std::vector<uint8_t> id_bits_;  // per odd id, (id / 2) % kIdWindow
-    size_t logs_head_ = 0;
     uint64_t requests_ = 0;
     uint64_t junk_ = 0;
     uint64_t deadline_ms_ = 0;
