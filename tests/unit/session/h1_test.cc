@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "../files/temp_tree.h"
+#include "world.h"
 #include "files/cache.h"
 #include "files/mime.h"
 #include "files/root.h"
@@ -24,7 +24,6 @@
 namespace sluice::session {
 namespace {
 
-using files::testing::TempTree;
 
 struct FakeOwner final : Owner {
     output::BufferPool pool;
@@ -63,7 +62,7 @@ struct FakeOwner final : Owner {
     }
 };
 
-class H1Test : public ::testing::Test {
+class H1Test : public ::testing::Test, protected testing::World {
 protected:
     void SetUp() override {
         tree.write("index.html", "<p>hello</p>\n");
@@ -71,67 +70,17 @@ protected:
         tree.write("big.bin", std::string(200 * 1024, 'b'));
         std::filesystem::create_directories(tree.in_root("dir"));
         tree.write("dir/index.html", "dir index");
-        auto r = files::Root::open(tree.root());
-        ASSERT_TRUE(r.has_value());
-        root.emplace(std::move(*r));
-        mime = files::MimeTypes::load();
-        cache.emplace(*root, mime);
-        int fd = ::memfd_create("h1-log", MFD_CLOEXEC);
-        ASSERT_GE(fd, 0);
-        log_fd = ::dup(fd);
-        log.emplace(obs::LogSink::from_fd(UniqueFd(fd)));
-        env.cache = &*cache;
-        env.root = &*root;
-        env.dates = &dates;
-        env.log = &*log;
-        env.counters = &counters;
-        env.now_ms = &now;
-        henv.cache = &*cache;
-        henv.root = &*root;
-        henv.dates = &dates;
-        henv.now_ms = &now;
-        henv.options.server_name = "sluice";
-        files.emplace(henv);
-        env.files = &*files;
-        env.scratch = &response;
-        env.head = &head;
-        env.header_timeout_s = 10;
-        env.keepalive_timeout_s = 5;
-        env.server_header = "sluice";
+        open();
         h1.emplace(env, owner);
         h1->reset();
     }
-    void TearDown() override {
-        h1.reset();
-        if (log_fd >= 0) ::close(log_fd);
-    }
-    std::string log_text() {
-        log->flush();
-        std::string out(1 << 16, '\0');
-        ssize_t n = ::pread(log_fd, out.data(), out.size(), 0);
-        out.resize(n > 0 ? static_cast<size_t>(n) : 0);
-        return out;
-    }
+    void TearDown() override { h1.reset(); }
     static int count(const std::string& s, std::string_view what) {
         int n = 0;
         for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
         return n;
     }
 
-    TempTree tree;
-    std::optional<files::Root> root;
-    files::MimeTypes mime;
-    std::optional<files::FileCache> cache;
-    http::DateCache dates;
-    std::optional<obs::AccessLog> log;
-    int log_fd = -1;
-    obs::WorkerCounters counters;
-    uint64_t now = 1000;
-    handler::Env henv;
-    std::optional<handler::StaticFiles> files;
-    handler::Response response;
-    std::string head;
-    Env env;
     FakeOwner owner;
     std::optional<H1> h1;
 };

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "../files/temp_tree.h"
+#include "world.h"
 #include "files/cache.h"
 #include "files/mime.h"
 #include "files/root.h"
@@ -28,7 +28,6 @@
 namespace sluice::session {
 namespace {
 
-using files::testing::TempTree;
 
 struct FakeOwner final : Owner {
     output::BufferPool pool;
@@ -147,46 +146,19 @@ struct Client {
     }
 };
 
-class H2Test : public ::testing::Test {
+class H2Test : public ::testing::Test, protected testing::World {
 protected:
     void SetUp() override {
         tree.write("small.txt", "0123456789");
         big.resize(300 * 1024);
         for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
         tree.write("big.bin", big);
-        auto r = files::Root::open(tree.root());
-        ASSERT_TRUE(r.has_value());
-        root.emplace(std::move(*r));
-        mime = files::MimeTypes::load();
-        cache.emplace(*root, mime);
-        int fd = ::memfd_create("h2-log", MFD_CLOEXEC);
-        log_fd = ::dup(fd);
-        log.emplace(obs::LogSink::from_fd(UniqueFd(fd)));
-        henv.cache = &*cache;
-        henv.root = &*root;
-        henv.dates = &dates;
-        henv.now_ms = &now;
-        henv.options.server_name = "sluice";
-        files.emplace(henv);
-        env.files = &*files;
-        env.cache = &*cache;
-        env.root = &*root;
-        env.dates = &dates;
-        env.log = &*log;
-        env.counters = &counters;
-        env.now_ms = &now;
-        env.header_timeout_s = 10;
-        env.keepalive_timeout_s = 5;
-        env.send_timeout_s = 30;
-        env.server_header = "sluice";
+        open();
         h2.emplace(env, owner);
         ASSERT_TRUE(h2->reset());
         client.in(owner.take_all());  // our SETTINGS
     }
-    void TearDown() override {
-        h2.reset();
-        ::close(log_fd);
-    }
+    void TearDown() override { h2.reset(); }
     // Client → server → client until nothing moves.
     void pump() {
         for (int i = 0; i < 1000; ++i) {
@@ -202,27 +174,8 @@ protected:
             if (c.empty() && s.empty()) return;
         }
     }
-    std::string log_text() {
-        log->flush();
-        std::string out(1 << 16, '\0');
-        ssize_t n = ::pread(log_fd, out.data(), out.size(), 0);
-        out.resize(n > 0 ? static_cast<size_t>(n) : 0);
-        return out;
-    }
 
-    TempTree tree;
     std::string big;
-    std::optional<files::Root> root;
-    files::MimeTypes mime;
-    std::optional<files::FileCache> cache;
-    http::DateCache dates;
-    std::optional<obs::AccessLog> log;
-    int log_fd = -1;
-    obs::WorkerCounters counters;
-    uint64_t now = 1000;
-    handler::Env henv;
-    std::optional<handler::StaticFiles> files;
-    Env env;
     FakeOwner owner;
     Client client;
     std::optional<H2> h2;
