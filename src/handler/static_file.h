@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -40,10 +41,10 @@ struct Env {
 };
 
 // A decided response. Reused per connection (HTTP/1) or stream (HTTP/2): clear() keeps
-// capacity. Its plan's field values refer to the Env's strings (server name, DateCache) and
-// to the variant; `hold` keeps the variant alive, so keep `hold` (or a copy) until the last
-// body byte is sent, and render the fields before the next call on the same DateCache's
-// second changes — in practice, render at once.
+// capacity. Its plan's field values refer to the Env's strings (the server name, the
+// DateCache's buffer) and to the variant; `hold` keeps the variant alive, so keep `hold` (or a
+// copy) until the last body byte is sent. Date is read from the DateCache when the fields are
+// enumerated: a plan kept past a later call may send a later second (still well-formed).
 struct Response {
     http::ResponsePlan plan;                  // status, fields, body, body_length, keep_alive
     const files::Variant* variant = nullptr;  // body parts from_file refer to this variant
