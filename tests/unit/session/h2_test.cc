@@ -238,16 +238,16 @@ TEST_F(H2Test, BigFileAsFilePiecesWithH2DataSplice) {
 }
 
 TEST_F(H2Test, HeadRangeConditionalAnd404) {
-    const int32_t head = client.get("/small.txt", {}, "HEAD");
+    const int32_t head_id = client.get("/small.txt", {}, "HEAD");
     const int32_t range = client.get("/small.txt", {{"range", "bytes=2-4"}});
     const int32_t missing = client.get("/nope");
     pump();
-    EXPECT_EQ(client.resp[head].headers[":status"], "200");
-    EXPECT_EQ(client.resp[head].body, "");
+    EXPECT_EQ(client.resp[head_id].headers[":status"], "200");
+    EXPECT_EQ(client.resp[head_id].body, "");
     EXPECT_EQ(client.resp[range].headers[":status"], "206");
     EXPECT_EQ(client.resp[range].body, "234");
     EXPECT_EQ(client.resp[missing].headers[":status"], "404");
-    const std::string etag = client.resp[head].headers["etag"];
+    const std::string etag = client.resp[head_id].headers["etag"];
     ASSERT_FALSE(etag.empty());
     const int32_t cond = client.get("/small.txt", {{"if-none-match", etag}});
     pump();
