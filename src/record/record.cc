@@ -146,7 +146,8 @@ size_t Sealer::sealed_size(tls::Version v, tls::Cipher c, size_t n) {
     return n + records * per;
 }
 
-bool Sealer::seal_one(ContentType type, const uint8_t* in, size_t n, uint8_t* out) {
+bool Sealer::seal_one(ContentType type, std::span<const std::string_view> parts, size_t n,
+                      uint8_t* out) {
     EVP_CIPHER_CTX* ctx = dir_.ctx.get();
     const uint64_t s = dir_.seq;
     const bool tls13 = dir_.version == tls::Version::Tls13;
@@ -178,9 +179,15 @@ bool Sealer::seal_one(ContentType type, const uint8_t* in, size_t n, uint8_t* ou
     int l = 0;
     uint8_t* ct = body + ex;
     bool ok = EVP_CipherInit_ex(ctx, nullptr, nullptr, nullptr, nonce, 1) == 1 &&
-              EVP_CipherUpdate(ctx, nullptr, &l, aad, aad_len) == 1 &&
-              EVP_CipherUpdate(ctx, ct, &l, in, static_cast<int>(n)) == 1;
-    size_t done = static_cast<size_t>(l);
+              EVP_CipherUpdate(ctx, nullptr, &l, aad, aad_len) == 1;
+    size_t done = 0;
+    // GCM and ChaCha20-Poly1305 are stream modes: one update per part gives the same record.
+    for (const std::string_view p : parts) {
+        if (!ok || p.empty()) continue;
+        ok = EVP_CipherUpdate(ctx, ct + done, &l, reinterpret_cast<const uint8_t*>(p.data()),
+                              static_cast<int>(p.size())) == 1;
+        done += static_cast<size_t>(l);
+    }
     if (ok && tls13) {
         const uint8_t inner_type = static_cast<uint8_t>(type);
         ok = EVP_CipherUpdate(ctx, ct + done, &l, &inner_type, 1) == 1;
@@ -211,7 +218,8 @@ Result<void> Sealer::seal(ContentType type, std::span<const uint8_t> in, std::st
     size_t left = in.size();
     do {
         const size_t n = left < kMaxPlaintext ? left : kMaxPlaintext;
-        if (!seal_one(type, src, n, dst)) {
+        const std::string_view part(reinterpret_cast<const char*>(src), n);
+        if (!seal_one(type, std::span(&part, 1), n, dst)) {
             out.resize(old);  // internal EVP failure: the connection cannot go on
             return fail(EIO);
         }
@@ -226,6 +234,28 @@ Result<void> Sealer::seal(ContentType type, std::span<const uint8_t> in, std::st
 
 Result<void> Sealer::seal(ContentType type, std::string_view in, std::string& out) {
     return seal(type, std::span(reinterpret_cast<const uint8_t*>(in.data()), in.size()), out);
+}
+
+Result<void> Sealer::seal_parts(ContentType type, std::span<const std::string_view> parts,
+                                std::string& out) {
+    size_t n = 0;
+    for (const std::string_view p : parts) n += p.size();
+    if (n > kMaxPlaintext) return fail(EMSGSIZE);
+    if (dir_.seq == UINT64_MAX) return fail(EOVERFLOW);  // never reuse a nonce
+    const size_t old = out.size();
+    const size_t want = old + sealed_size(n);
+#if defined(__cpp_lib_string_resize_and_overwrite)
+    out.resize_and_overwrite(want, [want](char*, size_t) { return want; });
+#else
+    out.resize(want);
+#endif
+    if (!seal_one(type, parts, n, reinterpret_cast<uint8_t*>(out.data()) + old)) {
+        out.resize(old);
+        return fail(EIO);
+    }
+    ++records_;
+    bytes_ += n;
+    return {};
 }
 
 // ---- Opener ------------------------------------------------------------------------------

@@ -87,6 +87,11 @@ public:
     // point into `out`. On error nothing is appended.
     Result<void> seal(ContentType type, std::span<const uint8_t> plaintext, std::string& out);
     Result<void> seal(ContentType type, std::string_view plaintext, std::string& out);
+    // One record whose plaintext is `parts` in order (at most kMaxPlaintext bytes in all): an
+    // HTTP/2 frame header from memory and its payload from a file mapping, sealed without
+    // first copying them together. None of `parts` may point into `out`.
+    Result<void> seal_parts(ContentType type, std::span<const std::string_view> parts,
+                            std::string& out);
 
     // Bytes seal() appends for `plaintext_len` bytes of input (to reserve buffers).
     static size_t sealed_size(tls::Version v, tls::Cipher c, size_t plaintext_len);
@@ -104,7 +109,8 @@ public:
 
 private:
     Sealer() = default;
-    bool seal_one(ContentType type, const uint8_t* in, size_t n, uint8_t* out);
+    bool seal_one(ContentType type, std::span<const std::string_view> parts, size_t n,
+                  uint8_t* out);
 
     detail::Direction dir_;
     uint64_t bytes_ = 0;

@@ -156,6 +156,8 @@ void Conn::close(bool linger, bool unread_input) { transport_->close({linger, un
 
 void Conn::close_now() { transport_->abort(); }
 
+bool Conn::seals_output() const { return tls_ && transport_ == tls_.get() && tls_->seals(); }
+
 // ---- worker --------------------------------------------------------------------------------
 
 void Conn::tick(uint64_t now_ms) {

@@ -76,6 +76,7 @@ private:
     void set_input(session::Input in) override;
     void close(bool linger, bool unread_input) override;
     void close_now() override;
+    [[nodiscard]] bool seals_output() const override;
     [[nodiscard]] std::string_view peer_ip() const override { return peer_ip_; }
     [[nodiscard]] std::string_view tls_tag() const override { return tls_tag_; }
     [[nodiscard]] uint64_t conn_id() const override { return id_; }

@@ -292,8 +292,9 @@ struct H2::Callbacks {
             if (auto m = files::Mapping::create(v->fd.get(), static_cast<size_t>(v->st.st_size)))
                 v->map = std::move(*m);
         }
-        if (h.env_.h2_data_splice) {
-            // --h2-data splice: the payload goes as a file piece (the transport splices it).
+        if (h.env_.h2_data_splice || h.owner_.seals_output()) {
+            // The payload goes as a file piece: spliced (--h2-data splice), or, under
+            // userspace TLS, sealed with its header into one record straight from the mapping.
         } else if (v->map && foff + length > s->resident_to) {
             const uint64_t want = std::min<uint64_t>(
                 kResidentWindow, static_cast<uint64_t>(v->st.st_size) - foff);
@@ -301,7 +302,8 @@ struct H2::Callbacks {
                                  ? foff + std::max<uint64_t>(want, length)
                                  : 0;
         }
-        if (!h.env_.h2_data_splice && v->map && foff + length <= s->resident_to) {
+        if (!h.env_.h2_data_splice && !h.owner_.seals_output() && v->map &&
+            foff + length <= s->resident_to) {
             // The one copy: page cache → the frame's slot, right behind its header.
             char* slot = q.append(9 + length);
             std::memcpy(slot, hd, 9);

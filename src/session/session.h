@@ -73,6 +73,9 @@ public:
     // answered, so the close must wait for the peer rather than risk an RST.
     virtual void close(bool linger, bool unread_input) = 0;
     virtual void close_now() = 0;
+    // The transport seals records itself (userspace TLS): file bytes are better queued as
+    // file pieces, which it seals straight from the mapping, than copied into memory first.
+    [[nodiscard]] virtual bool seals_output() const = 0;
     // For the access log.
     [[nodiscard]] virtual std::string_view peer_ip() const = 0;
     [[nodiscard]] virtual std::string_view tls_tag() const = 0;

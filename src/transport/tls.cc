@@ -31,6 +31,7 @@ namespace {
 constexpr size_t kSealChunk = 256 * 1024;
 constexpr size_t kReadChunk = 64 * 1024;  // cold file chunks read through the ring (filebuf)
 constexpr size_t kKeepWireBytes = 4096;  // sealed-output capacity kept between responses
+constexpr uint64_t kResidentWindow = 1024 * 1024;  // mincore asked once per this many bytes
 
 }  // namespace
 
@@ -82,6 +83,11 @@ struct TlsSocket::State {
     uint64_t ku_after = 0;
     std::string log_tag;  // "TLSv1.3 AES128-GCM user"
     std::string alpn;     // what the handshake agreed on ("" if the client offered none)
+    // seal_head_and_map: [resident_from, resident_to) of resident_v's file was resident when
+    // last asked (the variant is held by the queue's pieces while they are sealed).
+    const files::Variant* resident_v = nullptr;
+    uint64_t resident_from = 0;
+    uint64_t resident_to = 0;
 };
 
 TlsSocket::TlsSocket(const Env& env, output::Queue& q, Sink& sink) : Socket(env, q, sink) {}
@@ -790,7 +796,16 @@ struct SealArgs {
     size_t n;
     std::string* wire;
     bool ok;
+    std::string_view head = {};  // seal_head_mapped: bytes from memory in front of src
 };
+
+// One record of `head` (an HTTP/2 frame header, an HTTP/1 head) and mapped file bytes.
+void seal_head_mapped(void* p) {
+    auto* a = static_cast<SealArgs*>(p);
+    const std::string_view parts[] = {a->head, std::string_view(a->src, a->n)};
+    a->ok = a->sealer->seal_parts(record::ContentType::ApplicationData, parts, *a->wire)
+                .has_value();
+}
 
 void seal_mapped(void* p) {
     auto* a = static_cast<SealArgs*>(p);
@@ -830,6 +845,51 @@ TlsSocket::MapSeal TlsSocket::seal_from_map(output::Piece& s, size_t n) {
     return MapSeal::Sealed;
 }
 
+TlsSocket::MapSeal TlsSocket::seal_head_and_map(output::Piece& head, output::Piece& f) {
+    const files::Variant* v = f.file;
+    const size_t hn = static_cast<size_t>(head.len);
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(f.len, record::kMaxPlaintext - hn));
+    if (v == nullptr || n == 0) return MapSeal::Cold;
+    if (!v->map && !v->map_tried) {
+        v->map_tried = true;
+        if (auto m = files::Mapping::create(v->fd.get(), static_cast<size_t>(v->st.st_size)))
+            v->map = std::move(*m);
+    }
+    if (!v->map) return MapSeal::Cold;
+    // Residency is asked (mincore) a MiB ahead, not per 16 KiB record.
+    State& t = *t_;
+    if (t.resident_v != v || f.file_off < t.resident_from || f.file_off + n > t.resident_to) {
+        const uint64_t size = static_cast<uint64_t>(v->st.st_size);
+        const uint64_t span = std::max<uint64_t>(
+            n, std::min<uint64_t>(kResidentWindow, size > f.file_off ? size - f.file_off : 0));
+        if (!v->map.resident(f.file_off, span)) {
+            t.resident_v = nullptr;
+            if (!v->map.resident(f.file_off, n)) return MapSeal::Cold;
+        } else {
+            t.resident_v = v;
+            t.resident_from = f.file_off;
+            t.resident_to = f.file_off + span;
+        }
+    }
+    const char* src = v->map.data() + f.file_off;
+    SealArgs a{t_->sealer.get(), src, n, &t_->wire, false, std::string_view(head.data, hn)};
+    if (!base::run_guarded(src, n, seal_head_mapped, &a)) {
+        env_.counters->tls_body_truncated.add(1);
+        t.resident_v = nullptr;
+        v->map = files::Mapping();
+        finish();
+        return MapSeal::Failed;
+    }
+    if (!a.ok) {
+        finish();
+        return MapSeal::Failed;
+    }
+    env_.counters->tls_bytes_sealed.add(hn + n);
+    env_.counters->tls_bytes_sealed_mapped.add(n);
+    q_.take(hn + n);
+    return MapSeal::Sealed;
+}
+
 void TlsSocket::pump_sealed() {
     State& t = *t_;
     if (t.wire_in_flight || file_read_op_.in_flight()) return;
@@ -842,6 +902,17 @@ void TlsSocket::pump_sealed() {
     size_t sealed = 0;
     while (q_.pieces() > 0 && sealed < kSealChunk) {
         output::Piece& s = q_.piece(0);
+        if (!s.is_file() && s.len < record::kMaxPlaintext && q_.pieces() > 1 &&
+            q_.piece(1).is_file()) {
+            // Memory followed by a file (an HTTP/2 DATA frame: 9 + 16,375 bytes; a head and
+            // its body): one record from both, the file part sealed straight from its mapping.
+            const MapSeal m = seal_head_and_map(s, q_.piece(1));
+            if (m == MapSeal::Failed) return;
+            if (m == MapSeal::Sealed) {
+                sealed += record::kMaxPlaintext;
+                continue;
+            }
+        }
         if (s.is_file()) {
             const auto want = static_cast<size_t>(std::min<uint64_t>(s.len, kSealChunk - sealed));
             const MapSeal m = seal_from_map(s, want);

@@ -29,6 +29,8 @@ public:
     // Before start(): the context whose certificate and settings this handshake uses.
     void use(tls::Context& ctx);
     void start() override;
+    // After the handoff: our records are sealed here (userspace TX), not by the kernel.
+    [[nodiscard]] bool seals() const { return user_tx(); }
 
 private:
     struct State;
@@ -72,6 +74,7 @@ private:
     void flush_plain();
     void pump_sealed();
     MapSeal seal_from_map(output::Piece& s, size_t n);
+    MapSeal seal_head_and_map(output::Piece& head, output::Piece& f);
     void file_sealed(size_t n, bool mapped);
     [[nodiscard]] bool user_tx() const;
 

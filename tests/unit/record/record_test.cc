@@ -303,6 +303,29 @@ TEST(Record, MatchesIndependentConstructionAllPairs) {
     }
 }
 
+TEST(Record, SealPartsIsOneRecordOfTheConcatenation) {
+    for (const Pair& p : kPairs) {
+        SCOPED_TRACE(name(p));
+        auto k = make_keys(p.v, p.c, 42);
+        auto whole = Sealer::make(k);
+        auto parts = Sealer::make(k);
+        ASSERT_TRUE(whole && parts);
+        const Bytes pt = seq_bytes(16384);
+        const std::string text = str(pt);
+        const std::string want = seal(**whole, ContentType::ApplicationData, pt);
+        std::string got;
+        const std::string_view v[] = {std::string_view(text).substr(0, 9), {},
+                                      std::string_view(text).substr(9)};
+        ASSERT_TRUE((*parts)->seal_parts(ContentType::ApplicationData, v, got));
+        EXPECT_EQ(got, want);
+        EXPECT_EQ((*parts)->seq(), (*whole)->seq());
+        const std::string_view too_big[] = {text, "x"};
+        std::string none;
+        EXPECT_FALSE((*parts)->seal_parts(ContentType::ApplicationData, too_big, none));
+        EXPECT_TRUE(none.empty());
+    }
+}
+
 TEST(Record, RoundTripAllPairsByteByByte) {
     for (const Pair& p : kPairs) {
         SCOPED_TRACE(name(p));

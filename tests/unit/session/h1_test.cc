@@ -41,6 +41,7 @@ struct FakeOwner final : Owner {
         close_unread = unread_input;
     }
     void close_now() override { closed_now = true; }
+    bool seals_output() const override { return false; }
     std::string_view peer_ip() const override { return "192.0.2.7"; }
     std::string_view tls_tag() const override { return ""; }
     uint64_t conn_id() const override { return 42; }

@@ -39,6 +39,7 @@ struct FakeOwner final : Owner {
     void set_input(Input in) override { input = in; }
     void close(bool, bool) override { closed = true; }
     void close_now() override { closed_now = true; }
+    bool seals_output() const override { return false; }
     std::string_view peer_ip() const override { return "192.0.2.9"; }
     std::string_view tls_tag() const override { return ""; }
     uint64_t conn_id() const override { return 7; }
