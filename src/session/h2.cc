@@ -169,8 +169,9 @@ struct H2::Callbacks {
                 h.note_junk();
             }
             break;
-        case NGHTTP2_PRIORITY:
         case NGHTTP2_WINDOW_UPDATE:
+            // Legitimate with small windows (one per ~window/2 of DATA): sent DATA earns
+            // credit (note_junk), so only updates that open no real window add up.
         case NGHTTP2_RST_STREAM:
             h.note_junk();
             break;
@@ -182,7 +183,7 @@ struct H2::Callbacks {
 
     static int on_invalid_frame(nghttp2_session*, const nghttp2_frame*, int, void* ud) {
         // Each one makes us reset a stream or answer: "MadeYouReset" costs the peer more.
-        self(ud).note_junk(kJunkPerRequest);
+        self(ud).note_junk(kJunkPerRequest + 2);
         return 0;
     }
 
@@ -198,6 +199,14 @@ struct H2::Callbacks {
     }
 
     static int on_frame_send(nghttp2_session* ng, const nghttp2_frame* f, void* ud) {
+        if (f->hd.type == NGHTTP2_GOAWAY && !self(ud).closing_ &&
+            (f->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM ||
+             f->goaway.error_code == NGHTTP2_INTERNAL_ERROR)) {
+            // nghttp2's own limiter ended it (Rapid Reset: too many RST_STREAMs per second).
+            self(ud).env_.counters->h2_flood_closed.add(1);
+            self(ud).closing_ = true;
+            return 0;
+        }
         if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) return 0;
         if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
         H2& h = self(ud);
@@ -273,6 +282,7 @@ struct H2::Callbacks {
         const uint64_t off = s->part_off;
         s->part_off += length;
         s->body_sent += length;
+        h.data_sent_ += length;
         if (!part.from_file) {
             char* slot = q.append(9 + length);
             std::memcpy(slot, hd, 9);
@@ -348,8 +358,9 @@ bool H2::reset() {
     dropping_ = false;
     max_client_id_ = 0;
     std::vector<uint8_t>().swap(id_bits_);
-    requests_ = junk_ = 0;
+    requests_ = junk_ = data_sent_ = 0;
     preface_seen_ = false;
+    dead_ = false;
     open_streams_ = 0;
     header_deadline_ = true;
     producing_ = closing_ = shutdown_ = read_eof_ = false;
@@ -455,7 +466,9 @@ void H2::set_idle_deadline() {
 
 void H2::note_junk(uint32_t n) {
     junk_ += n;
-    if (closing_ || junk_ <= kJunkBudget + kJunkPerRequest * requests_) return;
+    // Credit: per request served, and one frame per 8 KiB of DATA sent (a client with 64 KiB
+    // windows sends a WINDOW_UPDATE per ~32 KiB; a +1-byte WINDOW_UPDATE flood earns nothing).
+    if (closing_ || junk_ <= kJunkBudget + kJunkPerRequest * requests_ + data_sent_ / 8192) return;
     // A flood of frames that do no work: RFC 9113 §10.5.
     env_.counters->h2_flood_closed.add(1);
     nghttp2_session_terminate_session(ng_, NGHTTP2_ENHANCE_YOUR_CALM);
@@ -510,7 +523,7 @@ void H2::respond(Stream& s) {
 }
 
 void H2::produce() {
-    if (producing_ || ng_ == nullptr) return;
+    if (producing_ || ng_ == nullptr || dead_) return;
     producing_ = true;
     output::Queue& q = owner_.queue();
     bool failed = false;
@@ -583,6 +596,15 @@ bool H2::frame_head(const uint8_t* h, const uint8_t* payload) {
     const auto id = static_cast<int32_t>(((uint32_t{h[5]} & 0x7f) << 24) | (uint32_t{h[6]} << 16) |
                                          (uint32_t{h[7]} << 8) | h[8]);
     (void)len;
+    // Frames nghttp2 1.52 drops without a callback still cost the budget: PRIORITY (with
+    // NO_RFC7540_PRIORITIES), unsolicited PING ACKs (we send no PING), WINDOW_UPDATE and DATA
+    // on streams that are gone.
+    if (type == NGHTTP2_PRIORITY || (type == NGHTTP2_PING && (h[4] & NGHTTP2_FLAG_ACK)) ||
+        ((type == NGHTTP2_WINDOW_UPDATE || type == NGHTTP2_DATA) && id != 0 &&
+         nghttp2_session_find_stream(ng_, id) == nullptr)) {
+        note_junk();
+        if (closing_) return false;
+    }
     if (type == NGHTTP2_HEADERS && (id & 1) == 1) {
         if (id > max_client_id_) {
             for (int32_t skipped = max_client_id_ + 2; skipped < id && id - skipped < 2 * kIdWindow;
@@ -612,6 +634,7 @@ bool H2::frame_head(const uint8_t* h, const uint8_t* payload) {
                              (uint32_t{payload[2]} << 8) | payload[3];
         if (inc == 0 && nghttp2_session_find_stream(ng_, id) != nullptr) {
             nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
+            note_junk(kJunkPerRequest + 2);  // "MadeYouReset": a reset we were made to send
             return false;
         }
     }
@@ -677,7 +700,12 @@ void H2::feed(std::string_view data) {
         // Fatal for the session (a bad preface, a flood nghttp2 detected): whatever GOAWAY it
         // queued goes out, then the connection closes.
         closing_ = true;
-        if (rv == NGHTTP2_ERR_FLOODED) env_.counters->h2_flood_closed.add(1);
+        const bool flood = rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS;
+        if (flood) env_.counters->h2_flood_closed.add(1);
+        // GOAWAY (RFC 9113 §5.4.1), and no more DATA: only what the termination queues.
+        (void)nghttp2_session_terminate_session(
+            ng_, flood ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+        dead_ = true;
         producing_ = false;
         output::Queue& q = owner_.queue();
         for (;;) {
@@ -695,7 +723,17 @@ void H2::feed(std::string_view data) {
 
 void H2::on_eof() {
     read_eof_ = true;
-    if (ng_ != nullptr) maybe_finish();
+    if (ng_ == nullptr) return;
+    // Streams still waiting for their request can never finish now: if no response is on
+    // its way, nothing is left to do.
+    bool answering = false;
+    for (const auto& s : live_) answering |= s->responded;
+    if (!answering) {
+        owner_.set_input(Input::Stop);
+        owner_.close(false, false);
+        return;
+    }
+    maybe_finish();
 }
 
 void H2::on_sent(bool) {
@@ -706,7 +744,8 @@ void H2::on_sent(bool) {
 }
 
 void H2::resume_deferred() {
-    if (deferred_.empty() || owner_.queue().unsent() >= kHighWater || ng_ == nullptr) return;
+    if (deferred_.empty() || owner_.queue().unsent() >= kHighWater || ng_ == nullptr || dead_)
+        return;
     for (const int32_t id : deferred_) {
         auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(ng_, id));
         if (s == nullptr || !s->deferred) continue;  // closed (reset) meanwhile

@@ -112,6 +112,7 @@ private:
     std::vector<uint8_t> id_bits_;  // per odd id, (id / 2) % kIdWindow
     uint64_t requests_ = 0;
     uint64_t junk_ = 0;
+    uint64_t data_sent_ = 0;  // DATA payload bytes queued (the junk budget's credit)
     uint64_t deadline_ms_ = 0;
     uint64_t last_sent_ms_ = 0;
     // Until the client's preface and SETTINGS: --header-timeout; then --keepalive-timeout
@@ -122,6 +123,7 @@ private:
     bool closing_ = false;
     bool shutdown_ = false;
     bool read_eof_ = false;
+    bool dead_ = false;  // a fatal nghttp2 error: only the GOAWAY goes out
 };
 
 }  // namespace sluice::session
