@@ -256,9 +256,6 @@ void Worker::fill_env() {
     files_.emplace(h);
     session::Env& s = env_.session;
     s.files = &*files_;
-    s.cache = cache_.get();
-    s.root = shared_.root;
-    s.dates = &dates_;
     s.log = log_.get();
     s.counters = &counters_;
     s.now_ms = &now_ms_;
@@ -268,9 +265,6 @@ void Worker::fill_env() {
     s.h2_data_splice = cfg.h2_data_splice;
     s.header_timeout_s = cfg.header_timeout_s;
     s.keepalive_timeout_s = cfg.keepalive_timeout_s;
-    s.server_header = cfg.server_header;
-    s.dotfiles = cfg.dotfiles;
-    s.autoindex = cfg.autoindex;
     env_.pool = &blocks_;
     env_.owner = this;
     env_.log_peer = log_->enabled();

@@ -18,14 +18,6 @@ namespace sluice::obs {
 class AccessLog;
 struct WorkerCounters;
 }
-namespace sluice::http {
-class DateCache;
-struct ResponsePlan;
-}
-namespace sluice::files {
-class FileCache;
-class Root;
-}
 namespace sluice::handler {
 class StaticFiles;
 struct Response;
@@ -36,9 +28,6 @@ namespace sluice::session {
 // What every session of a worker shares; filled by the worker, outlives its connections.
 struct Env {
     handler::StaticFiles* files = nullptr;  // the static-file handler, one per worker
-    files::FileCache* cache = nullptr;
-    const files::Root* root = nullptr;
-    http::DateCache* dates = nullptr;
     obs::AccessLog* log = nullptr;
     obs::WorkerCounters* counters = nullptr;
     const uint64_t* now_ms = nullptr;
@@ -49,9 +38,6 @@ struct Env {
     double header_timeout_s = 0;
     double keepalive_timeout_s = 0;
     double send_timeout_s = 0;  // HTTP/2: streams open, nothing sent for this long: close
-    std::string_view server_header;
-    bool dotfiles = false;
-    bool autoindex = false;
     bool h2_data_splice = false;  // --h2-data splice: HTTP/2 file payloads as file pieces
 };
 

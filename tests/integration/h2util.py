@@ -539,7 +539,25 @@ def start_sluice(server_args=(), populate_root=populate, threads=2, plain=True):
 # H2Raw: frames in, frames out
 # --------------------------------------------------------------------------------------------
 
-class Stream:
+class _Headers:
+    """:status and header lookups over a (name, value) list in self.headers."""
+
+    @property
+    def status(self):
+        v = self.header(':status')
+        return int(v) if v is not None else None
+
+    def header(self, name, default=None):
+        for k, v in self.headers or ():
+            if k == name:
+                return v
+        return default
+
+    def headers_all(self, name):
+        return [v for k, v in self.headers or () if k == name]
+
+
+class Stream(_Headers):
     """What one stream received."""
 
     def __init__(self, sid):
@@ -556,19 +574,6 @@ class Stream:
         self.ended_at = None
         self.decode_error = None
 
-    @property
-    def status(self):
-        v = self.header(':status')
-        return int(v) if v is not None else None
-
-    def header(self, name, default=None):
-        for k, v in self.headers or ():
-            if k == name:
-                return v
-        return default
-
-    def headers_all(self, name):
-        return [v for k, v in self.headers or () if k == name]
 
     @property
     def done(self):
@@ -867,7 +872,7 @@ class H2Raw:
 # H2Client: h2.connection.H2Connection, client side
 # --------------------------------------------------------------------------------------------
 
-class H2Response:
+class H2Response(_Headers):
     def __init__(self, sid):
         self.stream_id = sid
         self.headers = None
@@ -879,19 +884,6 @@ class H2Response:
         self.reset = None          # RST_STREAM error code received
         self.terminated = None     # GOAWAY error code received
 
-    @property
-    def status(self):
-        v = self.header(':status')
-        return int(v) if v is not None else None
-
-    def header(self, name, default=None):
-        for k, v in self.headers or ():
-            if k == name:
-                return v
-        return default
-
-    def headers_all(self, name):
-        return [v for k, v in self.headers or () if k == name]
 
     def __repr__(self):
         return '<h2 response stream %d: status %s, %d body bytes, ended=%s reset=%s ' \

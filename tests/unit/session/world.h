@@ -57,9 +57,6 @@ struct World {
         henv.options.server_name = "sluice";
         files.emplace(henv);
         env.files = &*files;
-        env.cache = &*cache;
-        env.root = &*root;
-        env.dates = &dates;
         env.log = &*log;
         env.counters = &counters;
         env.now_ms = &now;
@@ -68,7 +65,6 @@ struct World {
         env.header_timeout_s = 10;
         env.keepalive_timeout_s = 5;
         env.send_timeout_s = 30;
-        env.server_header = "sluice";
     }
     ~World() {
         if (log_fd >= 0) ::close(log_fd);
