@@ -9,6 +9,14 @@
 
 namespace sluice::files {
 
+const Mapping* Variant::mapped() const {
+    if (!map && !map_tried && st.st_size > 0) {
+        map_tried = true;
+        if (auto m = Mapping::create(fd.get(), static_cast<size_t>(st.st_size))) map = std::move(*m);
+    }
+    return map && !map_failed ? &map : nullptr;
+}
+
 struct FileCache::Entry {
     std::string key;
     LookupKind kind = LookupKind::NotFound;

@@ -45,10 +45,15 @@ struct Variant {
     std::string etag;          // strong, quoted; differs per variant
     bool has_bytes = false;    // st.st_size <= small_max: `bytes` holds the whole file
     std::string bytes;
-    // Free slot for the server: a mapping of `fd` made on first use by the userspace TLS path
-    // (files/mapping.h); map_tried stops retrying a failed mmap. Lives and dies with the entry.
+    // A mapping of `fd`, made on first use (files/mapping.h): the userspace TLS path seals from
+    // it and HTTP/2 sends from it. nullptr when mmap failed or a read of it faulted (the file
+    // shrank). Lives and dies with the entry: queued sends may point into it, so a fault marks
+    // it unusable instead of unmapping it.
+    [[nodiscard]] const Mapping* mapped() const;
+    void map_faulted() const { map_failed = true; }
     mutable Mapping map;
     mutable bool map_tried = false;
+    mutable bool map_failed = false;
     // Free slots for the server: this variant's representation header fields for a whole-body
     // response, rendered on first use (http::prerender_representation): the HTTP/1.1 lines,
     // and an index saying where each field lies in them (http's layout, opaque here), so

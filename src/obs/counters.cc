@@ -49,6 +49,7 @@ constexpr Metric kMetrics[] = {
     {"sluice_record_sealed_bytes_total", &WorkerCounters::tls_bytes_sealed},
     {"sluice_record_sealed_mapped_bytes_total", &WorkerCounters::tls_bytes_sealed_mapped},
     {"sluice_record_body_truncated_total", &WorkerCounters::tls_body_truncated},
+    {"sluice_file_ring_read_bytes_total", &WorkerCounters::file_ring_read_bytes},
     {"sluice_tls_keyupdate_closed_total", &WorkerCounters::tls_keyupdate_closed},
     {"sluice_tls_keyupdate_kernel_rekeyed_total", &WorkerCounters::tls_keyupdate_kernel_rekeyed},
     {"sluice_tls_keyupdate_kernel_tx_rekeyed_total",

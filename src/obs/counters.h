@@ -52,7 +52,8 @@ struct WorkerCounters {
     Counter tls_mode_user;       // both directions in userspace
     Counter tls_bytes_sealed;    // plaintext bytes sealed by the userspace record layer
     Counter tls_bytes_sealed_mapped;  // … of which straight from a file mapping (no read copy)
-    Counter tls_body_truncated;  // user TX: the file shrank under its mapping (SIGBUS caught)
+    Counter file_ring_read_bytes;  // file bytes read into memory by the ring (cold pages)
+    Counter tls_body_truncated;  // a file shrank under its mapping (user TX SIGBUS, h2 EFAULT)
     Counter tls_keyupdate_closed;  // closed on a KeyUpdate the kernel cannot follow
     Counter tls_keyupdate_kernel_rekeyed;     // KeyUpdates followed by a TLS_RX rekey (≥ 6.14)
     Counter tls_keyupdate_kernel_tx_rekeyed;  // our KeyUpdates sent + TLS_TX rekeyed (≥ 6.14)

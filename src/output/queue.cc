@@ -68,10 +68,30 @@ void Queue::ref(const char* data, uint64_t len, Hold hold) {
     push(Piece{data, nullptr, -1, 0, len, std::move(hold)});
 }
 
-void Queue::file(const files::Variant& v, int fd, uint64_t off, uint64_t len, Hold hold) {
+void Queue::file(const files::Variant& v, int fd, uint64_t off, uint64_t len, Hold hold,
+                 bool read) {
     if (len == 0) return;
     tail_mergeable_ = false;
-    push(Piece{nullptr, &v, fd, off, len, std::move(hold)});
+    push(Piece{nullptr, &v, fd, off, len, std::move(hold), read && len <= BufferPool::kBlockSize});
+}
+
+char* Queue::fill(size_t i) {
+    uint64_t last_end = taken_;
+    for (size_t k = 0; k <= i; ++k) last_end += pieces_[head_ + k].len;
+    Piece& p = pieces_[head_ + i];
+    Block b;
+    b.mem = pool_ ? pool_->get() : std::make_unique_for_overwrite<char[]>(BufferPool::kBlockSize);
+    b.cap = BufferPool::kBlockSize;
+    b.used = static_cast<size_t>(p.len);
+    b.last_end = last_end;
+    b.pooled = pool_ != nullptr;
+    p.data = b.mem.get();
+    p.fd = -1;
+    p.file = nullptr;
+    p.file_off = 0;
+    p.read = false;
+    filled_.push_back(std::move(b));
+    return const_cast<char*>(p.data);
 }
 
 bool Queue::has_file() const {
@@ -111,6 +131,12 @@ void Queue::take(uint64_t n) {
 // A block goes back once every byte copied into it is taken (a memory piece is taken only when
 // its send completed, or after it was sealed into records of their own).
 void Queue::release_blocks() {
+    size_t f = 0;
+    while (f < filled_.size() && filled_[f].last_end <= taken_) {
+        if (filled_[f].pooled && pool_) pool_->put(std::move(filled_[f].mem));
+        ++f;
+    }
+    if (f > 0) filled_.erase(filled_.begin(), filled_.begin() + static_cast<ptrdiff_t>(f));
     size_t done = 0;
     while (done < blocks_.size() && blocks_[done].last_end <= taken_) {
         // The tail block may still take copies while its bytes so far are all out; it goes back
@@ -134,6 +160,9 @@ void Queue::clear() {
     for (Block& b : blocks_)
         if (b.pooled && pool_) pool_->put(std::move(b.mem));
     blocks_.clear();
+    for (Block& b : filled_)
+        if (b.pooled && pool_) pool_->put(std::move(b.mem));
+    filled_.clear();
     tail_mergeable_ = false;
 }
 

@@ -1,6 +1,6 @@
 // output/queue.h — one connection's output in send order: memory pieces (copied into the
 // queue's own blocks, or referenced and kept alive by a hold) and file extents (sent by splice,
-// sealed from a mapping, or read into memory by the transport). No I/O.
+// sealed from a mapping, or read into memory by the transport: see fill()). No I/O.
 //
 // Positions, not indices: every byte ever queued has a position in the connection's output
 // stream. A session remembers end() after a response and knows the response is on the socket
@@ -51,6 +51,7 @@ struct Piece {
     uint64_t file_off = 0;                  // file: offset of the next untaken byte
     uint64_t len = 0;                       // bytes not yet taken
     Hold hold;                              // keeps `data` or the file alive until taken
+    bool read = false;                      // file: to be read into memory (Queue::fill)
     [[nodiscard]] bool is_file() const { return fd >= 0; }
 };
 
@@ -67,7 +68,10 @@ public:
     // header and its payload in one slot, so the slot goes out as one iovec).
     char* append(size_t n);
     void ref(const char* data, uint64_t len, Hold hold);
-    void file(const files::Variant& v, int fd, uint64_t off, uint64_t len, Hold hold);
+    // `read`: the transport reads the extent into memory (Queue::fill) instead of splicing it;
+    // at most one block (an HTTP/2 frame's payload).
+    void file(const files::Variant& v, int fd, uint64_t off, uint64_t len, Hold hold,
+              bool read = false);
 
     [[nodiscard]] uint64_t end() const { return end_; }
     [[nodiscard]] uint64_t taken() const { return taken_; }
@@ -85,6 +89,10 @@ public:
     // The first `n` untaken bytes are handed over: pieces advance, finished ones (and blocks
     // no piece needs any more) are released.
     void take(uint64_t n);
+    // Untaken `read` file piece i becomes a memory piece in a pooled block of its own (placed
+    // right where the file bytes go in the stream); the caller reads the file into the
+    // returned piece.len bytes before taking any of them.
+    char* fill(size_t i);
     // `n` more taken bytes reached the socket.
     void sent(uint64_t n) { sent_ = sent_ + n > taken_ ? taken_ : sent_ + n; }
     // Everything taken is on the socket (no pipe, no sealed records pending).
@@ -109,6 +117,7 @@ private:
     std::vector<Piece> pieces_;
     size_t head_ = 0;
     std::vector<Block> blocks_;
+    std::vector<Block> filled_;  // blocks of fill(), in stream order
     uint64_t end_ = 0;
     uint64_t taken_ = 0;
     uint64_t sent_ = 0;

@@ -6,7 +6,6 @@
 #include <cstring>
 #include <ctime>
 
-#include "base/sigbus.h"
 #include "files/cache.h"
 #include "files/mapping.h"
 #include "handler/static_file.h"
@@ -27,15 +26,6 @@ void append_list(std::string& to, std::string_view v) {
     to.append(v);
 }
 
-struct CopyArgs {
-    char* dst;
-    const char* src;
-    size_t n;
-};
-void guarded_copy(void* p) {
-    auto* a = static_cast<CopyArgs*>(p);
-    std::memcpy(a->dst, a->src, a->n);
-}
 }  // namespace
 
 struct H2::Stream {
@@ -297,40 +287,30 @@ struct H2::Callbacks {
             std::memcpy(slot + 9, v->bytes.data() + foff, length);
             return 0;
         }
-        if (!v->map && !v->map_tried && !h.env_.h2_data_splice) {
-            v->map_tried = true;
-            if (auto m = files::Mapping::create(v->fd.get(), static_cast<size_t>(v->st.st_size)))
-                v->map = std::move(*m);
-        }
+        q.copy(head);
         if (h.env_.h2_data_splice || h.owner_.seals_output()) {
-            // The payload goes as a file piece: spliced (--h2-data splice), or, under
-            // userspace TLS, sealed with its header into one record straight from the mapping.
-        } else if (v->map && foff + length > s->resident_to) {
-            const uint64_t want = std::min<uint64_t>(
-                kResidentWindow, static_cast<uint64_t>(v->st.st_size) - foff);
-            s->resident_to = v->map.resident(foff, std::max<uint64_t>(want, length))
-                                 ? foff + std::max<uint64_t>(want, length)
-                                 : 0;
-        }
-        if (!h.env_.h2_data_splice && !h.owner_.seals_output() && v->map &&
-            foff + length <= s->resident_to) {
-            // The one copy: page cache → the frame's slot, right behind its header.
-            char* slot = q.append(9 + length);
-            std::memcpy(slot, hd, 9);
-            CopyArgs a{slot + 9, v->map.data() + foff, length};
-            if (!base::run_guarded(a.src, length, guarded_copy, &a)) {
-                // The file shrank under the mapping: the slot holds garbage, so the connection
-                // ends (the session fails) rather than send it.
-                h.env_.counters->tls_body_truncated.add(1);
-                v->map = files::Mapping();
-                return NGHTTP2_ERR_CALLBACK_FAILURE;
-            }
+            // A file piece: spliced (--h2-data splice), or, under userspace TLS, sealed with
+            // its header into one record straight from the mapping.
+            q.file(*v, v->fd.get(), foff, length, s->res.hold);
             return 0;
         }
-        // Cold pages: the transport moves them (splice, or a ring read under user TLS), so
-        // the event loop never waits for the disk.
-        q.copy(head);
-        q.file(*v, v->fd.get(), foff, length, s->res.hold);
+        const files::Mapping* map = v->mapped();
+        if (map != nullptr && foff + length > s->resident_to) {
+            const uint64_t want = std::max<uint64_t>(
+                length, std::min<uint64_t>(kResidentWindow,
+                                           static_cast<uint64_t>(v->st.st_size) - foff));
+            s->resident_to = map->resident(foff, want) ? foff + want : 0;
+        }
+        if (map != nullptr && foff + length <= s->resident_to) {
+            // Resident: the payload is sent from the mapping (held by the response), so the
+            // kernel's copy into the socket (h2c) or into its records (kTLS) is the only one.
+            // A file that shrinks under it fails that send (EFAULT) and ends the connection.
+            q.ref(map->data() + foff, length, s->res.hold);
+            return 0;
+        }
+        // Cold pages: the transport reads them into the queue through the ring, so the event
+        // loop never waits for the disk.
+        q.file(*v, v->fd.get(), foff, length, s->res.hold, /*read=*/true);
         return 0;
     }
 

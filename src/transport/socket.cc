@@ -15,7 +15,9 @@
 namespace sluice::transport {
 
 namespace {
-constexpr size_t kMaxIov = 64;
+// Two per HTTP/2 frame sent from memory (header, payload): 64 frames = 1 MiB per sendmsg.
+constexpr size_t kMaxIov = 128;
+constexpr size_t kMaxFill = 64;  // payloads per fill read (1 MiB)
 // After an error response we half-close and drain input this long, so the client reads the
 // response instead of an RST caused by unread request bytes.
 constexpr double kLingerSeconds = 2.0;
@@ -44,14 +46,15 @@ void Socket::start() {
 
 bool Socket::ops_in_flight() const {
     for (const core::Op* op : {&recv_op_, &send_op_, &splice_in_op_, &splice_out_op_, &poll_op_,
-                               &recvmsg_op_, &ctl_op_, &file_read_op_})
+                               &recvmsg_op_, &ctl_op_, &file_read_op_, &fill_op_})
         if (op->in_flight()) return true;
     return false;
 }
 
 bool Socket::output_in_flight() const {
     return send_op_.in_flight() || splice_in_op_.in_flight() || splice_out_op_.in_flight() ||
-           poll_op_.in_flight() || file_read_op_.in_flight() || ctl_op_.in_flight();
+           poll_op_.in_flight() || file_read_op_.in_flight() || ctl_op_.in_flight() ||
+           fill_op_.in_flight();
 }
 
 void Socket::set_deadline(Deadline d, double seconds) {
@@ -163,6 +166,10 @@ void Socket::write_queue() {
         return;
     }
     output::Piece& first_piece = q_.piece(0);
+    if (first_piece.read) {
+        fill_files();
+        return;
+    }
     if (first_piece.is_file()) {
         if (!pipe_) {
             auto p = env_.pipes->get();
@@ -225,6 +232,53 @@ void Socket::write_queue() {
     set_deadline(Deadline::Send, env_.send_timeout_s);
 }
 
+// HTTP/2 payloads whose pages were not resident: one ring READV puts the next MiB of them
+// straight into blocks at their places in the queue (behind their frame headers), and they
+// leave with the headers in one sendmsg. A buffered read of cold pages waits on the page
+// cache, not in an io-wq thread (a splice would run in one, per frame).
+void Socket::fill_files() {
+    const output::Piece& first = q_.piece(0);
+    fill_fd_ = first.fd;
+    fill_off_ = first.file_off;
+    uint64_t off = fill_off_;
+    iov_.clear();
+    for (size_t i = 0; i < q_.pieces() && iov_.size() < kMaxFill; ++i) {
+        const output::Piece& p = q_.piece(i);
+        if (!p.is_file()) continue;  // frame headers, or other streams' frames from memory
+        if (!p.read || p.fd != fill_fd_ || p.file_off != off) break;
+        const size_t n = static_cast<size_t>(p.len);
+        iov_.push_back(iovec{q_.fill(i), n});
+        off += n;
+    }
+    env_.ring->readv(fill_op_, fill_fd_, iov_.data(), static_cast<unsigned>(iov_.size()),
+                     fill_off_);
+    set_deadline(Deadline::Send, env_.send_timeout_s);
+}
+
+void Socket::on_filled(int res) {
+    if (divert_output()) return;
+    if (res <= 0) {
+        // 0: the file shrank below the length we promised; the response cannot be completed.
+        finish();
+        return;
+    }
+    // A short read (a signal): the rest again, from where it stopped.
+    env_.counters->file_ring_read_bytes.add(static_cast<uint64_t>(res));
+    auto n = static_cast<size_t>(res);
+    fill_off_ += n;
+    size_t done = 0;
+    while (done < iov_.size() && n >= iov_[done].iov_len) n -= iov_[done++].iov_len;
+    iov_.erase(iov_.begin(), iov_.begin() + static_cast<ptrdiff_t>(done));
+    if (!iov_.empty()) {
+        iov_[0].iov_base = static_cast<char*>(iov_[0].iov_base) + n;
+        iov_[0].iov_len -= n;
+        env_.ring->readv(fill_op_, fill_fd_, iov_.data(), static_cast<unsigned>(iov_.size()),
+                         fill_off_);
+        return;
+    }
+    pump();
+}
+
 // Everything queued is on the socket and nothing is in flight.
 void Socket::drained() {
     if (before_drained()) return;
@@ -260,7 +314,10 @@ void Socket::sent_bytes(uint64_t n) {
 void Socket::on_send(int res) {
     if (divert_output()) return;
     if (res < 0) {
-        finish();  // EPIPE, ECONNRESET, ECANCELED after a timeout
+        // EFAULT: a file mapped for HTTP/2 shrank under the send; the response cannot be
+        // completed. Else EPIPE, ECONNRESET, ECANCELED after a timeout.
+        if (res == -EFAULT) env_.counters->tls_body_truncated.add(1);
+        finish();
         return;
     }
     const auto n = static_cast<uint64_t>(res);
@@ -339,7 +396,7 @@ void Socket::finish() {
         // Wake every op on this socket; the slot is released when the last CQE arrives.
         ::shutdown(fd_.get(), SHUT_RDWR);
         for (core::Op* op : {&recv_op_, &send_op_, &splice_in_op_, &splice_out_op_, &poll_op_,
-                             &recvmsg_op_, &ctl_op_, &file_read_op_})
+                             &recvmsg_op_, &ctl_op_, &file_read_op_, &fill_op_})
             if (op->in_flight()) env_.ring->cancel(*op);
     }
     sink_.on_closed();
@@ -466,6 +523,9 @@ void Socket::on_cqe(core::Op& op, int res, uint32_t flags) {
         break;
     case kFileRead:
         on_file_read(res);
+        break;
+    case kFill:
+        on_filled(res);
         break;
     default:
         break;

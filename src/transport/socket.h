@@ -1,7 +1,7 @@
 // transport/socket.h — the plain TCP transport, and the socket mechanics TlsSocket builds on:
 // recv with provided buffers (multishot while the protocol wants input), the output queue sent
 // by send/sendmsg for memory and by a linked splice pair (file → pipe → socket, corked) for
-// file extents, POLLOUT instead of an io-wq thread when the socket is full, and the close:
+// file extents, or a ring read into the queue for extents marked `read` (HTTP/2 payloads), POLLOUT instead of an io-wq thread when the socket is full, and the close:
 // FIN, then linger reading until the peer has everything (RFC 9112 §9.6).
 //
 // Every op of the connection lives here, so the slot is released only when none is in flight
@@ -51,7 +51,7 @@ public:
     void on_cqe(core::Op& op, int res, uint32_t flags) override;
 
 protected:
-    enum OpKind : uint8_t { kRecv, kSend, kSpliceIn, kSpliceOut, kPoll, kRecvMsg, kCtl, kFileRead };
+    enum OpKind : uint8_t { kRecv, kSend, kSpliceIn, kSpliceOut, kPoll, kRecvMsg, kCtl, kFileRead, kFill };
     enum class Deadline : uint8_t { None, Handshake, Send, Linger };
 
     // ---- hooks for TlsSocket (the plain behaviour by default) ----
@@ -93,6 +93,8 @@ protected:
     char* own_rxbuf();
     void deliver(std::string_view plaintext);  // to the protocol, unless closing or lingering
     void write_queue();                        // plain writer: send/sendmsg/splice
+    void fill_files();                         // read `read` file pieces into the queue
+    void on_filled(int res);
     void drained();
     void set_cork(bool on);
     void set_deadline(Deadline d, double seconds);
@@ -119,10 +121,13 @@ protected:
     core::Op recvmsg_op_{this, kRecvMsg};
     core::Op ctl_op_{this, kCtl};
     core::Op file_read_op_{this, kFileRead};
+    core::Op fill_op_{this, kFill};
 
     std::vector<iovec> iov_;
     msghdr msg_{};
     uint64_t send_len_ = 0;        // bytes of the queue in the send in flight
+    uint64_t fill_off_ = 0;        // fill_files(): file offset of the read in flight (in iov_)
+    int fill_fd_ = -1;
     std::optional<Pipe> pipe_;
     uint64_t pipe_fill_ = 0;
     std::unique_ptr<char[]> rxbuf_;  // only without provided-buffer rings

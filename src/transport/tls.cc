@@ -823,17 +823,13 @@ void seal_mapped(void* p) {
 TlsSocket::MapSeal TlsSocket::seal_from_map(output::Piece& s, size_t n) {
     const files::Variant* v = s.file;
     if (v == nullptr || n == 0) return MapSeal::Cold;
-    if (!v->map && !v->map_tried) {
-        v->map_tried = true;
-        if (auto m = files::Mapping::create(v->fd.get(), static_cast<size_t>(v->st.st_size)))
-            v->map = std::move(*m);
-    }
-    if (!v->map || !v->map.resident(s.file_off, n)) return MapSeal::Cold;
-    const char* src = v->map.data() + s.file_off;
+    const files::Mapping* map = v->mapped();
+    if (map == nullptr || !map->resident(s.file_off, n)) return MapSeal::Cold;
+    const char* src = map->data() + s.file_off;
     SealArgs a{t_->sealer.get(), src, n, &t_->wire, false};
     if (!base::run_guarded(src, n, seal_mapped, &a)) {
         env_.counters->tls_body_truncated.add(1);
-        v->map = files::Mapping();  // map_tried stays set: no new mapping for this entry
+        v->map_faulted();
         finish();
         return MapSeal::Failed;
     }
@@ -850,33 +846,29 @@ TlsSocket::MapSeal TlsSocket::seal_head_and_map(output::Piece& head, output::Pie
     const size_t hn = static_cast<size_t>(head.len);
     const size_t n = static_cast<size_t>(std::min<uint64_t>(f.len, record::kMaxPlaintext - hn));
     if (v == nullptr || n == 0) return MapSeal::Cold;
-    if (!v->map && !v->map_tried) {
-        v->map_tried = true;
-        if (auto m = files::Mapping::create(v->fd.get(), static_cast<size_t>(v->st.st_size)))
-            v->map = std::move(*m);
-    }
-    if (!v->map) return MapSeal::Cold;
+    const files::Mapping* map = v->mapped();
+    if (map == nullptr) return MapSeal::Cold;
     // Residency is asked (mincore) a MiB ahead, not per 16 KiB record.
     State& t = *t_;
     if (t.resident_v != v || f.file_off < t.resident_from || f.file_off + n > t.resident_to) {
         const uint64_t size = static_cast<uint64_t>(v->st.st_size);
         const uint64_t span = std::max<uint64_t>(
             n, std::min<uint64_t>(kResidentWindow, size > f.file_off ? size - f.file_off : 0));
-        if (!v->map.resident(f.file_off, span)) {
+        if (!map->resident(f.file_off, span)) {
             t.resident_v = nullptr;
-            if (!v->map.resident(f.file_off, n)) return MapSeal::Cold;
+            if (!map->resident(f.file_off, n)) return MapSeal::Cold;
         } else {
             t.resident_v = v;
             t.resident_from = f.file_off;
             t.resident_to = f.file_off + span;
         }
     }
-    const char* src = v->map.data() + f.file_off;
+    const char* src = map->data() + f.file_off;
     SealArgs a{t_->sealer.get(), src, n, &t_->wire, false, std::string_view(head.data, hn)};
     if (!base::run_guarded(src, n, seal_head_mapped, &a)) {
         env_.counters->tls_body_truncated.add(1);
         t.resident_v = nullptr;
-        v->map = files::Mapping();
+        v->map_faulted();
         finish();
         return MapSeal::Failed;
     }
@@ -958,6 +950,7 @@ void TlsSocket::on_file_read(int res) {
         return;
     }
     const auto n = static_cast<size_t>(res);
+    env_.counters->file_ring_read_bytes.add(n);
     if (!t.sealer->seal(record::ContentType::ApplicationData,
                         std::string_view(t.filebuf.get(), n), t.wire)) {
         finish();

@@ -17,10 +17,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import h2util  # noqa: E402
@@ -489,6 +491,116 @@ class Http2Off(h2util.H2Case):
         else:
             s.close()
             self.fail('--http2 off selected a protocol for an h2-only offer')
+
+
+COLD_SIZE = 16 << 20
+
+
+@sluice_only
+class ColdPages(h2util.H2Case):
+    """File pages not in the page cache, over h2c and h2 over userspace TLS: the payloads are
+    read by the ring (sluice_file_ring_read_bytes_total grows), bodies are byte-exact, and no
+    io-wq worker thread (iou-wrk) appears in the server — which HTTP/1.1's splice of the same
+    file then does, showing the probe sees them. A server of its own, one worker, so no other
+    test's splices left workers behind."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.own = h2util.start_sluice(threads=1)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.own.stop()
+
+    def setUp(self):
+        pass
+
+    def io_workers(self):
+        pid = self.own.server.pid
+        names = []
+        for tid in os.listdir('/proc/%d/task' % pid):
+            try:
+                with open('/proc/%d/task/%s/comm' % (pid, tid)) as f:
+                    names.append(f.read().strip())
+            except OSError:
+                pass
+        return [n for n in names if n.startswith('iou-wrk')]
+
+    def counter(self, name):
+        srv = self.own.server
+        before = len(srv.stderr())
+        srv.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            text = srv.stderr()[before:]
+            m = re.search(r'^%s (\d+)$' % name, text, re.M)
+            if m and 'sluice_ktls_diag_failed_total' in text:
+                return int(m.group(1))
+            time.sleep(0.02)
+        self.fail('no counters from SIGUSR1')
+
+    def cold_file(self, rel):
+        """A fresh file of random bytes, written out and dropped from the page cache."""
+        path = os.path.join(self.own.root, rel)
+        data = os.urandom(COLD_SIZE)
+        with open(path, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        if shutil.which('fincore'):
+            out = subprocess.run(['fincore', '-nb', '-o', 'RES', path], capture_output=True,
+                                 text=True).stdout.split()
+            if out and int(out[0]) > COLD_SIZE // 4:
+                self.skipTest('could not drop %s from the page cache (%s bytes resident)'
+                              % (path, out[0]))
+        return sha256(data)
+
+    def fetch(self, transport, rel, http2=True):
+        if transport == 'tls':
+            proto = ['-k', '--http2' if http2 else '--http1.1'] + self.own.curl_resolve('tls')
+        else:
+            proto = ['--http2-prior-knowledge'] if http2 else ['--http1.1']
+        d = tempfile.mkdtemp(prefix='sluice-cold-', dir='/tmp')
+        self.addCleanup(shutil.rmtree, d, True)
+        out = os.path.join(d, 'body')
+        p = run(['curl', '-sS', '--max-time', '60', '-o', out, '-w', '%{http_version}']
+                + proto + [self.own.url(transport, '/' + rel)], timeout=70)
+        self.assertEqual(p.returncode, 0, p.stderr[-500:])
+        with open(out, 'rb') as f:
+            return f.read(), p.stdout.decode().strip()
+
+    def check_cold(self, transport):
+        self.assertEqual(self.io_workers(), [], 'io-wq workers before any transfer')
+        rel = 'cold-%s.bin' % transport
+        digest = self.cold_file(rel)
+        read0 = self.counter('sluice_file_ring_read_bytes_total')
+        body, version = self.fetch(transport, rel)
+        self.assertEqual(version, '2')
+        self.assertEqual(len(body), COLD_SIZE)
+        self.assertEqual(sha256(body), digest)
+        read = self.counter('sluice_file_ring_read_bytes_total') - read0
+        print('    %s, cold 16 MiB: %d bytes read by the ring, io-wq workers %r'
+              % (transport, read, self.io_workers()))
+        self.assertGreaterEqual(read, 16375, 'the cold pages did not go through ring reads')
+        self.assertEqual(self.io_workers(), [], 'HTTP/2 payloads of cold pages used io-wq')
+        return rel, digest
+
+    def test_1_h2c_cold(self):
+        self.check_cold('h2c')
+
+    def test_2_tls_cold(self):
+        self.check_cold('tls')
+
+    def test_3_http11_splice_shows_io_wq(self):
+        # the control: HTTP/1.1 splices the same kind of file, and io_uring runs splice in io-wq
+        self.assertEqual(self.io_workers(), [])
+        rel = 'cold-h1.bin'
+        digest = self.cold_file(rel)
+        body, version = self.fetch('h2c', rel, http2=False)
+        self.assertEqual(version, '1.1')
+        self.assertEqual(sha256(body), digest)
+        self.assertNotEqual(self.io_workers(), [], 'the io-wq probe saw no worker for splice')
 
 
 @sluice_only

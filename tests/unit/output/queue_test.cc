@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -125,6 +126,56 @@ TEST(Queue, RefAndFilePiecesKeepTheirHold) {
     EXPECT_TRUE(weak.expired());
     EXPECT_FALSE(q.has_file());
     EXPECT_TRUE(q.all_taken());
+}
+
+// HTTP/2 payloads of cold pages: the transport turns `read` file pieces into memory in place
+// (one READV into the returned slots), then sends headers and payloads as memory.
+TEST(Queue, FillTurnsReadPiecesIntoMemoryInPlace) {
+    BufferPool pool;
+    auto res = std::make_shared<files::Resource>();
+    {
+        Queue q(&pool);
+        q.copy("H1-------");
+        q.file(res->variants[0], 7, 0, 16375, res, /*read=*/true);
+        q.copy("H2-------");
+        q.file(res->variants[0], 7, 16375, 100, res, /*read=*/true);
+        q.file(res->variants[0], 7, 16475, 5000, res);  // spliced: not for fill()
+        q.file(res->variants[0], 7, 0, BufferPool::kBlockSize + 1, res, true);  // too big to fill
+        ASSERT_EQ(q.pieces(), 6u);
+        EXPECT_TRUE(q.piece(1).read);
+        EXPECT_FALSE(q.piece(4).read);
+        EXPECT_FALSE(q.piece(5).read);
+        const uint64_t end = q.end();
+        char* a = q.fill(1);
+        char* b = q.fill(3);
+        ASSERT_NE(a, nullptr);
+        ASSERT_NE(b, nullptr);
+        std::memset(a, 'a', 16375);
+        std::memset(b, 'b', 100);
+        EXPECT_EQ(q.end(), end);  // positions unchanged
+        EXPECT_FALSE(q.piece(1).is_file());
+        EXPECT_FALSE(q.piece(1).read);
+        EXPECT_EQ(gather(q),
+                  "H1-------" + std::string(16375, 'a') + "H2-------" + std::string(100, 'b'));
+        EXPECT_EQ(pool.kept(), 0u);
+        q.take(9 + 16375);
+        EXPECT_EQ(pool.kept(), 1u);  // the first payload's block goes back once it is taken
+        q.take(9 + 99);
+        EXPECT_EQ(pool.kept(), 1u);  // one byte of the second still untaken
+        q.take(1);
+        EXPECT_EQ(pool.kept(), 2u);
+        ASSERT_TRUE(q.piece(0).is_file());
+    }
+    EXPECT_GE(pool.kept(), 3u);  // every block is back after the queue is gone
+    {
+        Queue q(&pool);  // clear() returns filled blocks nobody took
+        q.file(res->variants[0], 7, 0, 10, res, true);
+        const size_t kept = pool.kept();
+        q.fill(0);
+        EXPECT_EQ(pool.kept(), kept - 1);
+        q.clear();
+        EXPECT_EQ(pool.kept(), kept);
+    }
 }
 
 TEST(Queue, NoMergeAcrossARef) {
