@@ -13,6 +13,7 @@ naming its package. chromium (Debian chromium) is optional: its test skips witho
 """
 
 import collections
+import hashlib
 import json
 import os
 import re
@@ -601,6 +602,67 @@ class ColdPages(h2util.H2Case):
         self.assertEqual(version, '1.1')
         self.assertEqual(sha256(body), digest)
         self.assertNotEqual(self.io_workers(), [], 'the io-wq probe saw no worker for splice')
+
+
+@sluice_only
+class Shrink(h2util.H2Case):
+    """A file truncated while HTTP/2 sends it from its mapping (h2c: the kernel copies from the
+    mapping, so the truncation fails a sendmsg with EFAULT; TLS: the sealer's SIGBUS is
+    caught): the connection ends short of the promised length, every byte that arrived is
+    the file's, the server keeps serving, and sluice_record_body_truncated_total counts it."""
+    transport = 'h2c'
+    SIZE = 48 << 20
+
+    @classmethod
+    def setUpClass(cls):
+        cls.own = h2util.start_sluice(['--ktls', 'off'], threads=1)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.own.stop()
+
+    def setUp(self):
+        pass
+
+    counter = ColdPages.counter
+
+    def check(self, transport):
+        rel = 'shrink-%s.bin' % transport
+        path = os.path.join(self.own.root, rel)
+        data = (hashlib.sha256(rel.encode()).digest() * (self.SIZE // 32))[:self.SIZE]
+        with open(path, 'wb') as f:
+            f.write(data)
+        truncated0 = self.counter('sluice_record_body_truncated_total')
+        c = self.own.raw(transport, settings={h2util.S_INITIAL_WINDOW_SIZE: h2util.MAX_WINDOW})
+        self.addCleanup(c.close)
+        c.send(h2util.window_update(0, h2util.MAX_WINDOW - h2util.DEFAULT_WINDOW))
+        sid = c.get('/' + rel)
+        st = c.stream(sid)
+        self.assertTrue(c.read_until(lambda: len(st.body) >= (1 << 20), 10), repr(st))
+        self.assertEqual(st.status, 200)
+        self.assertEqual(st.header('content-length'), str(self.SIZE))
+        os.truncate(path, 2 << 20)
+        c.read_until(lambda: st.done or c.eof or c.goaways, 20)
+        c.read_for(0.2)
+        got = bytes(st.body)
+        print('    %s: %d of %d bytes before the end; ended=%s rst=%s goaway=%s eof=%s'
+              % (transport, len(got), self.SIZE, st.ended, st.rst,
+                 [g.error_code for g in c.goaways], c.eof))
+        self.assertLess(len(got), self.SIZE, 'the response should end before its length')
+        self.assertFalse(st.ended, 'END_STREAM on a short body')
+        self.assertEqual(got, data[:len(got)], 'bytes that are not the file arrived')
+        self.assertTrue(c.eof or c.goaways or st.rst is not None, 'the stream just stalled')
+        self.assertGreater(self.counter('sluice_record_body_truncated_total'), truncated0)
+        c2 = self.own.raw(transport)
+        self.addCleanup(c2.close)
+        s2 = c2.wait_stream(c2.get('/small.txt'))
+        self.assertEqual((s2.status, bytes(s2.body)), (200, b'small file body\n'))
+
+    def test_h2c_truncated_mid_body(self):
+        self.check('h2c')
+
+    def test_tls_truncated_mid_body(self):
+        self.check('tls')
 
 
 @sluice_only
