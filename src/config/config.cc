@@ -491,7 +491,7 @@ std::string help_text() {
            "  --h2-data copy|splice    HTTP/2 DATA from files: batches of frames by sendmsg,\n"
            "                           payloads from the file's mapping (cold pages read by\n"
            "                           the ring), or splice each frame's payload like HTTP/1\n"
-           "                           bodies (measured in docs/performance.md). Default: copy\n"
+           "                           bodies (docs/performance.md). Default: copy\n"
            "  --ktls-probe             print what this kernel supports for kTLS and exit\n"
            "\n"
            "  -h, --help               print this help and exit\n"
