@@ -18,12 +18,7 @@ void BufferPool::put(std::unique_ptr<char[]> b) {
 
 Queue::~Queue() { clear(); }
 
-Queue::Block& Queue::block_for(size_t n) {
-    if (!blocks_.empty()) {
-        Block& t = blocks_.back();
-        if (t.cap - t.used >= n) return t;
-    }
-    tail_mergeable_ = false;
+Queue::Block Queue::new_block(size_t n) {
     Block b;
     if (n <= BufferPool::kBlockSize) {
         b.mem = pool_ ? pool_->get() : std::make_unique_for_overwrite<char[]>(BufferPool::kBlockSize);
@@ -33,7 +28,20 @@ Queue::Block& Queue::block_for(size_t n) {
         b.mem = std::make_unique_for_overwrite<char[]>(n);
         b.cap = n;
     }
-    blocks_.push_back(std::move(b));
+    return b;
+}
+
+void Queue::give_back(Block& b) {
+    if (b.pooled && pool_) pool_->put(std::move(b.mem));
+}
+
+Queue::Block& Queue::block_for(size_t n) {
+    if (!blocks_.empty()) {
+        Block& t = blocks_.back();
+        if (t.cap - t.used >= n) return t;
+    }
+    tail_mergeable_ = false;
+    blocks_.push_back(new_block(n));
     return blocks_.back();
 }
 
@@ -79,12 +87,9 @@ char* Queue::fill(size_t i) {
     uint64_t last_end = taken_;
     for (size_t k = 0; k <= i; ++k) last_end += pieces_[head_ + k].len;
     Piece& p = pieces_[head_ + i];
-    Block b;
-    b.mem = pool_ ? pool_->get() : std::make_unique_for_overwrite<char[]>(BufferPool::kBlockSize);
-    b.cap = BufferPool::kBlockSize;
+    Block b = new_block(BufferPool::kBlockSize);
     b.used = static_cast<size_t>(p.len);
     b.last_end = last_end;
-    b.pooled = pool_ != nullptr;
     p.data = b.mem.get();
     p.fd = -1;
     p.file = nullptr;
@@ -132,10 +137,7 @@ void Queue::take(uint64_t n) {
 // its send completed, or after it was sealed into records of their own).
 void Queue::release_blocks() {
     size_t f = 0;
-    while (f < filled_.size() && filled_[f].last_end <= taken_) {
-        if (filled_[f].pooled && pool_) pool_->put(std::move(filled_[f].mem));
-        ++f;
-    }
+    while (f < filled_.size() && filled_[f].last_end <= taken_) give_back(filled_[f++]);
     if (f > 0) filled_.erase(filled_.begin(), filled_.begin() + static_cast<ptrdiff_t>(f));
     size_t done = 0;
     while (done < blocks_.size() && blocks_[done].last_end <= taken_) {
@@ -146,10 +148,7 @@ void Queue::release_blocks() {
     }
     if (done == 0) return;
     if (done == blocks_.size()) tail_mergeable_ = false;
-    for (size_t i = 0; i < done; ++i) {
-        if (blocks_[i].pooled && pool_)
-            pool_->put(std::move(blocks_[i].mem));
-    }
+    for (size_t i = 0; i < done; ++i) give_back(blocks_[i]);
     blocks_.erase(blocks_.begin(), blocks_.begin() + static_cast<ptrdiff_t>(done));
 }
 
@@ -157,11 +156,9 @@ void Queue::clear() {
     pieces_.clear();
     head_ = 0;
     end_ = taken_ = sent_ = 0;
-    for (Block& b : blocks_)
-        if (b.pooled && pool_) pool_->put(std::move(b.mem));
+    for (Block& b : blocks_) give_back(b);
     blocks_.clear();
-    for (Block& b : filled_)
-        if (b.pooled && pool_) pool_->put(std::move(b.mem));
+    for (Block& b : filled_) give_back(b);
     filled_.clear();
     tail_mergeable_ = false;
 }

@@ -109,6 +109,8 @@ private:
         uint64_t last_end = 0;  // stream position just past the last byte copied into it
         bool pooled = false;
     };
+    Block new_block(size_t n);  // pooled when n fits a standard block
+    void give_back(Block& b);   // to the pool, if it came from there
     Block& block_for(size_t n);
     void release_blocks();
     void push(Piece&& p);

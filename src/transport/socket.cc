@@ -262,8 +262,8 @@ void Socket::on_filled(int res) {
         finish();
         return;
     }
-    // A short read (a signal): the rest again, from where it stopped.
     env_.counters->file_ring_read_bytes.add(static_cast<uint64_t>(res));
+    // A short read (a signal): the rest again, from where it stopped.
     auto n = static_cast<size_t>(res);
     fill_off_ += n;
     size_t done = 0;
