@@ -86,7 +86,7 @@ void Queue::file(const files::Variant& v, int fd, uint64_t off, uint64_t len, Ho
 char* Queue::fill(size_t i) {
     uint64_t last_end = taken_;
     for (size_t k = 0; k <= i; ++k) last_end += pieces_[head_ + k].len;
-    Piece& p = pieces_[head_ + i];
+    Piece& p = pieces_[expose(head_ + i)];
     Block b = new_block(BufferPool::kBlockSize);
     b.used = static_cast<size_t>(p.len);
     b.last_end = last_end;
@@ -124,10 +124,11 @@ void Queue::take(uint64_t n) {
     }
     if (head_ == pieces_.size()) {
         pieces_.clear();
-        head_ = 0;
+        head_ = exposed_ = 0;
         tail_mergeable_ = false;
     } else if (head_ >= 64 && head_ * 2 >= pieces_.size()) {
         pieces_.erase(pieces_.begin(), pieces_.begin() + static_cast<ptrdiff_t>(head_));
+        exposed_ = exposed_ > head_ ? exposed_ - head_ : 0;
         head_ = 0;
     }
     release_blocks();
@@ -152,9 +153,38 @@ void Queue::release_blocks() {
     blocks_.erase(blocks_.begin(), blocks_.begin() + static_cast<ptrdiff_t>(done));
 }
 
+uint64_t Queue::unexposed() const {
+    uint64_t pos = taken_;
+    for (size_t i = head_; i < exposed_ && i < pieces_.size(); ++i) pos += pieces_[i].len;
+    return pos;
+}
+
+uint64_t Queue::drop_from(uint64_t at) {
+    at = std::min(std::max(at, unexposed()), end_);
+    if (at == end_) return 0;
+    // The piece holding `at` keeps its bytes before it; every later piece goes (with its hold).
+    uint64_t pos = taken_;
+    size_t i = head_;
+    while (i < pieces_.size() && pos + pieces_[i].len <= at) pos += pieces_[i++].len;
+    if (i < pieces_.size() && at > pos) pieces_[i++].len = at - pos;
+    pieces_.erase(pieces_.begin() + static_cast<ptrdiff_t>(i), pieces_.end());
+    const uint64_t dropped = end_ - at;
+    end_ = at;
+    // Blocks fill in position order: one whose predecessor reaches `at` holds only dropped
+    // bytes. The last one left may take copies again (as a new piece, after the gap).
+    while (blocks_.size() >= 2 && blocks_[blocks_.size() - 2].last_end >= at) {
+        give_back(blocks_.back());
+        blocks_.pop_back();
+    }
+    if (!blocks_.empty()) blocks_.back().last_end = std::min(blocks_.back().last_end, at);
+    tail_mergeable_ = false;
+    release_blocks();
+    return dropped;
+}
+
 void Queue::clear() {
     pieces_.clear();
-    head_ = 0;
+    head_ = exposed_ = 0;
     end_ = taken_ = sent_ = 0;
     for (Block& b : blocks_) give_back(b);
     blocks_.clear();

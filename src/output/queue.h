@@ -82,10 +82,19 @@ public:
     // A file piece is waiting to be taken (HTTP/1 stops batching behind a spliced body).
     [[nodiscard]] bool has_file() const;
 
+    // ---- dropping (the session) ----
+    // Just past the last piece the consumer was handed by piece(): an operation in flight (a
+    // send, a splice, a file read) references bytes before it only, never from it on.
+    [[nodiscard]] uint64_t unexposed() const;
+    // Drops the bytes from position `at` on (raised to unexposed(), at most end()): output no
+    // longer to be sent (HTTP/2 after a flood; `at` a frame boundary the caller knows).
+    // end() becomes that position; later bytes follow it. Returns the bytes dropped.
+    uint64_t drop_from(uint64_t at);
+
     // ---- consuming (the transport) ----
     [[nodiscard]] size_t pieces() const { return pieces_.size() - head_; }
-    [[nodiscard]] Piece& piece(size_t i) { return pieces_[head_ + i]; }
-    [[nodiscard]] const Piece& piece(size_t i) const { return pieces_[head_ + i]; }
+    [[nodiscard]] Piece& piece(size_t i) { return pieces_[expose(head_ + i)]; }
+    [[nodiscard]] const Piece& piece(size_t i) const { return pieces_[expose(head_ + i)]; }
     // The first `n` untaken bytes are handed over: pieces advance, finished ones (and blocks
     // no piece needs any more) are released.
     void take(uint64_t n);
@@ -111,6 +120,10 @@ private:
     };
     Block new_block(size_t n);  // pooled when n fits a standard block
     void give_back(Block& b);   // to the pool, if it came from there
+    size_t expose(size_t k) const {
+        if (k >= exposed_) exposed_ = k + 1;
+        return k;
+    }
     Block& block_for(size_t n);
     void release_blocks();
     void push(Piece&& p);
@@ -118,6 +131,7 @@ private:
     BufferPool* pool_;
     std::vector<Piece> pieces_;
     size_t head_ = 0;
+    mutable size_t exposed_ = 0;  // pieces_[0, exposed_) were handed out by piece()
     std::vector<Block> blocks_;
     std::vector<Block> filled_;  // blocks of fill(), in stream order
     uint64_t end_ = 0;

@@ -205,6 +205,82 @@ TEST(Queue, ClearDropsEverythingAndRestartsPositions) {
     EXPECT_EQ(pool.kept(), 1u);
 }
 
+// HTTP/2 DATA-sized slots: one per block.
+void slots(Queue& q, int n, char first = 'a') {
+    for (int i = 0; i < n; ++i) std::memset(q.append(BufferPool::kBlockSize), first + i,
+                                            BufferPool::kBlockSize);
+}
+
+TEST(Queue, UnexposedIsPastThePiecesHandedOut) {
+    BufferPool pool;
+    Queue q(&pool);
+    slots(q, 4);
+    constexpr uint64_t B = BufferPool::kBlockSize;
+    EXPECT_EQ(q.unexposed(), 0u);  // nothing handed to a consumer yet
+    (void)q.piece(1);              // a sender gathering two pieces into one sendmsg
+    EXPECT_EQ(q.unexposed(), 2 * B);
+    q.take(B + 100);               // the send completed short
+    EXPECT_EQ(q.unexposed(), 2 * B);
+    q.take(B - 100);
+    EXPECT_EQ(q.unexposed(), 2 * B);  // nothing beyond the taken bytes is handed out
+    (void)q.piece(0);
+    EXPECT_EQ(q.unexposed(), 3 * B);
+    q.take(2 * B);
+    EXPECT_TRUE(q.all_taken());
+    EXPECT_EQ(q.unexposed(), 4 * B);
+}
+
+TEST(Queue, DropFromCutsWhatNoConsumerHolds) {
+    BufferPool pool;
+    Queue q(&pool);
+    auto res = std::make_shared<files::Resource>();
+    std::weak_ptr<files::Resource> weak = res;
+    constexpr uint64_t B = BufferPool::kBlockSize;
+    slots(q, 3);                                      // [0, 3B)
+    q.file(res->variants[0], 7, 0, 5000, res);        // [3B, 3B + 5000)
+    slots(q, 2, 'x');                                 // then two more blocks
+    res.reset();
+    EXPECT_EQ(pool.kept(), 0u);
+    (void)q.piece(0);  // a send in flight from the first slot
+    q.take(100);
+    // Asked to cut inside the exposed piece: raised to its end.
+    EXPECT_EQ(q.drop_from(50), 4 * B + 5000);
+    EXPECT_EQ(q.end(), B);
+    EXPECT_TRUE(weak.expired());       // the dropped file piece let its hold go
+    EXPECT_EQ(pool.kept(), 4u);        // the dropped slots' blocks, back to the pool
+    EXPECT_EQ(q.pieces(), 1u);
+    EXPECT_EQ(q.piece(0).len, B - 100);
+    // Later bytes follow the cut, as a new piece.
+    q.copy("GOAWAY");
+    EXPECT_EQ(q.end(), B + 6);
+    ASSERT_EQ(q.pieces(), 2u);
+    EXPECT_EQ(std::string(q.piece(1).data, 6), "GOAWAY");
+    q.take(B - 100 + 6);
+    q.all_sent();
+    EXPECT_TRUE(q.idle());
+    EXPECT_EQ(pool.kept(), 5u);
+}
+
+TEST(Queue, DropFromInsideAPieceKeepsItsHead) {
+    BufferPool pool;
+    Queue q(&pool);
+    q.copy("frame-one|");
+    q.copy("frame-two|");  // merged into one piece
+    q.copy("frame-three|");
+    ASSERT_EQ(q.pieces(), 1u);
+    EXPECT_EQ(q.drop_from(20), 12u);
+    EXPECT_EQ(q.end(), 20u);
+    EXPECT_EQ(gather(q), "frame-one|frame-two|");
+    q.copy("end");
+    EXPECT_EQ(gather(q), "frame-one|frame-two|end");
+    EXPECT_EQ(q.end(), 23u);
+    EXPECT_EQ(q.drop_from(q.end()), 0u);   // nothing past the end
+    EXPECT_EQ(q.drop_from(0), 0u);         // gather() handed every piece out: nothing to drop
+    q.take(23);
+    EXPECT_TRUE(q.all_taken());
+    EXPECT_EQ(pool.kept(), 1u);
+}
+
 TEST(Queue, ManyPiecesCompact) {
     BufferPool pool;
     Queue q(&pool);
