@@ -52,6 +52,18 @@ void PendingLogs::cut_short(uint64_t sent, const Env& env, const Owner& owner) {
     head_ = 0;
 }
 
+void PendingLogs::cut_after(uint64_t at, const Env& env, const Owner& owner) {
+    // Records are added in queue order: those past `at` are the tail.
+    size_t keep = v_.size();
+    while (keep > head_ && v_[keep - 1].end > at) --keep;
+    for (size_t i = keep; i < v_.size(); ++i) {
+        const Entry& e = v_[i];
+        const uint64_t dropped = e.end - at;
+        emit(e, e.bytes > dropped ? e.bytes - dropped : 0, env, owner);
+    }
+    v_.resize(keep);
+}
+
 void PendingLogs::release() {
     std::vector<Entry>().swap(v_);
     head_ = 0;

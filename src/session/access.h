@@ -33,6 +33,9 @@ public:
     void flush(uint64_t sent, const Env& env, const Owner& owner);
     // The connection ended: every record left, with the body bytes that went out.
     void cut_short(uint64_t sent, const Env& env, const Owner& owner);
+    // The queue was cut at `at` (Queue::drop_from): records ending past it are written now,
+    // cut short, without the bytes past `at`; the others wait for sent() as before.
+    void cut_after(uint64_t at, const Env& env, const Owner& owner);
     void release();
 
 private:

@@ -3,6 +3,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
+#include <iterator>
 #include <cstring>
 #include <ctime>
 
@@ -24,6 +25,25 @@ constexpr size_t kMaxFields = 24;
 void append_list(std::string& to, std::string_view v) {
     if (!to.empty()) to.append(", ");
     to.append(v);
+}
+
+// Our SETTINGS as the peer reads them: nghttp2 enforces H2::kStreamHardCap, the peer is told
+// H2::kMaxConcurrentStreams. `frame` is one whole frame as mem_send returned it (RFC 9113 §6.5.1:
+// after the 9-byte header, entries of a 16-bit identifier and a 32-bit value).
+void advertise_streams(char* frame, size_t n) {
+    auto* f = reinterpret_cast<uint8_t*>(frame);
+    if (n < 9 || f[3] != NGHTTP2_SETTINGS || (f[4] & NGHTTP2_FLAG_ACK)) return;
+    for (size_t off = 9; off + 6 <= n; off += 6) {
+        uint8_t* e = f + off;
+        const uint32_t value = (uint32_t{e[2]} << 24) | (uint32_t{e[3]} << 16) |
+                               (uint32_t{e[4]} << 8) | e[5];
+        if (((e[0] << 8) | e[1]) != NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS ||
+            value != H2::kStreamHardCap)
+            continue;
+        e[2] = e[3] = e[4] = 0;
+        e[5] = static_cast<uint8_t>(H2::kMaxConcurrentStreams);
+        static_assert(H2::kMaxConcurrentStreams < 256);
+    }
 }
 
 }  // namespace
@@ -63,6 +83,17 @@ struct H2::Callbacks {
     static int on_begin_headers(nghttp2_session* ng, const nghttp2_frame* f, void* ud) {
         if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
         H2& h = self(ud);
+        if (h.open_streams_ >= kMaxConcurrentStreams) {
+            // Over the limit we advertised (RFC 9113 §5.1.2): this stream alone is refused.
+            // nghttp2 (told kStreamHardCap) still decodes its header block, so the HPACK state
+            // stays in step; without a Stream its fields are ignored and no response, log line
+            // or request is counted. The stream closes when the RST_STREAM is sent. A refusal
+            // costs what a reset the peer makes us send costs, so refusal loops are bounded.
+            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id,
+                                      NGHTTP2_REFUSED_STREAM);
+            h.note_junk(kJunkPerRequest + 2);
+            return 0;
+        }
         Stream* s = h.new_stream(f->hd.stream_id);
         nghttp2_session_set_stream_user_data(ng, f->hd.stream_id, s);
         return 0;
@@ -189,6 +220,8 @@ struct H2::Callbacks {
     }
 
     static int on_frame_send(nghttp2_session* ng, const nghttp2_frame* f, void* ud) {
+        // A DATA frame is in the queue whole here (send_data): its end is a frame boundary.
+        if (f->hd.type == NGHTTP2_DATA) self(ud).note_cut();
         if (f->hd.type == NGHTTP2_GOAWAY && !self(ud).closing_ &&
             (f->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM ||
              f->goaway.error_code == NGHTTP2_INTERNAL_ERROR)) {
@@ -339,8 +372,10 @@ bool H2::reset() {
     max_client_id_ = 0;
     std::vector<uint8_t>().swap(id_bits_);
     requests_ = junk_ = data_sent_ = 0;
+    std::fill(std::begin(cuts_), std::end(cuts_), 0);
+    cut_next_ = 0;
     preface_seen_ = false;
-    dead_ = false;
+    dead_ = flooded_ = false;
     open_streams_ = 0;
     header_deadline_ = true;
     producing_ = closing_ = shutdown_ = read_eof_ = false;
@@ -379,7 +414,8 @@ bool H2::reset() {
         return false;
     }
     const nghttp2_settings_entry iv[] = {
-        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
+        // kMaxConcurrentStreams on the wire (advertise_streams): see kStreamHardCap.
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kStreamHardCap},
         {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, kHpackTable},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(kMaxHeaderList)},
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
@@ -453,6 +489,29 @@ void H2::note_junk(uint32_t n) {
     env_.counters->h2_flood_closed.add(1);
     nghttp2_session_terminate_session(ng_, NGHTTP2_ENHANCE_YOUR_CALM);
     closing_ = true;
+    flooded_ = true;  // feed() drops what waits unsent and sends the GOAWAY
+}
+
+void H2::note_cut() {
+    const uint64_t end = owner_.queue().end();
+    if (end < cuts_[(cut_next_ + kCuts - 1) % kCuts] + kCutSpacing) return;
+    cuts_[cut_next_] = end;
+    cut_next_ = (cut_next_ + 1) % kCuts;
+}
+
+// After a flood the peer gets no more of its responses than is already on its way: output no
+// transport operation holds yet (Queue::unexposed) is dropped from the first frame boundary
+// on. Bytes in the kernel's socket buffers, in an io_uring send in flight or in sealed TLS
+// records cannot be recalled; those go out, then the GOAWAY.
+void H2::drop_unsent() {
+    output::Queue& q = owner_.queue();
+    const uint64_t from = q.unexposed();
+    uint64_t at = q.end();
+    for (const uint64_t c : cuts_)
+        if (c > 0 && c >= from && c < at) at = c;  // 0: none (and the SETTINGS come first)
+    if (at == q.end()) return;
+    if (env_.log->enabled()) logs_.cut_after(at, env_, owner_);
+    q.drop_from(at);
 }
 
 void H2::respond(Stream& s) {
@@ -515,7 +574,9 @@ void H2::produce() {
             break;
         }
         if (n == 0) break;
-        q.copy(std::string_view(reinterpret_cast<const char*>(data), static_cast<size_t>(n)));
+        char* out = q.append(static_cast<size_t>(n));
+        std::memcpy(out, data, static_cast<size_t>(n));
+        advertise_streams(out, static_cast<size_t>(n));
     }
     producing_ = false;
     if (failed) {
@@ -676,13 +737,17 @@ void H2::feed(std::string_view data) {
         rv = nghttp2_session_mem_recv(ng_, reinterpret_cast<const uint8_t*>(pass.data()),
                                       pass.size());
     }
-    if (rv < 0) {
-        // Fatal for the session (a bad preface, a flood nghttp2 detected): whatever GOAWAY it
-        // queued goes out, then the connection closes.
+    if (rv < 0 || flooded_) {
+        // Fatal for the session (a bad preface, a flood nghttp2 detected, the junk budget
+        // spent): whatever GOAWAY it queued goes out, then the connection closes.
         closing_ = true;
-        const bool flood = rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS;
-        if (flood) env_.counters->h2_flood_closed.add(1);
-        // GOAWAY (RFC 9113 §5.4.1), and no more DATA: only what the termination queues.
+        const bool nghttp2_flood =
+            rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS;
+        if (nghttp2_flood) env_.counters->h2_flood_closed.add(1);  // note_junk counted its own
+        const bool flood = flooded_ || nghttp2_flood;
+        if (flood) drop_unsent();
+        // GOAWAY (RFC 9113 §5.4.1), and no more DATA: only what the termination queues (none
+        // after the budget's own termination; nghttp2 frames no DATA once terminating).
         (void)nghttp2_session_terminate_session(
             ng_, flood ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
         dead_ = true;
@@ -695,7 +760,10 @@ void H2::feed(std::string_view data) {
             q.copy(std::string_view(reinterpret_cast<const char*>(out), static_cast<size_t>(n)));
         }
         owner_.set_input(Input::Stop);
-        owner_.close(false, true);
+        // Lingering even over TLS: the rest of a flood may still wait unread in the socket,
+        // and a close() over it would be an RST that destroys the GOAWAY (and whatever of
+        // the response the client has not read yet) before the client sees it.
+        owner_.close(true, true);
         return;
     }
     produce();

@@ -40,7 +40,12 @@ const char* h2_library_version();
 
 class H2 final : public Session {
 public:
+    // Advertised in our SETTINGS; a stream over it is refused (RST_STREAM REFUSED_STREAM,
+    // RFC 9113 §5.1.2). nghttp2 itself is told twice as many (and the SETTINGS frame it
+    // serializes is rewritten to say kMaxConcurrentStreams): its own limit, a connection error
+    // once acknowledged, is the hard cap for a peer that keeps opening streams regardless.
     static constexpr uint32_t kMaxConcurrentStreams = 128;
+    static constexpr uint32_t kStreamHardCap = 2 * kMaxConcurrentStreams;
     static constexpr size_t kMaxHeaderList = 64 * 1024;
     static constexpr uint32_t kHpackTable = 4096;
     // 9 + 16,375 = 16,384: one DATA frame is one full TLS record's plaintext.
@@ -77,6 +82,8 @@ private:
     void log_stream(const Stream& s);
     void respond(Stream& s);
     void note_junk(uint32_t n = 1);
+    void note_cut();
+    void drop_unsent();
     Stream* stream(int32_t id);
     Stream* new_stream(int32_t id);
     void free_stream(Stream* s);
@@ -114,6 +121,12 @@ private:
     uint64_t junk_ = 0;
     uint64_t data_sent_ = 0;  // DATA payload bytes queued (the junk budget's credit)
     uint64_t deadline_ms_ = 0;
+    // Frame boundaries in the output (queue positions just past a DATA frame, at most one per
+    // kCutSpacing, the newest kCuts): where unsent output can be cut after a flood.
+    static constexpr size_t kCuts = 32;
+    static constexpr uint64_t kCutSpacing = 32 * 1024;
+    uint64_t cuts_[kCuts] = {};
+    size_t cut_next_ = 0;
     uint64_t last_sent_ms_ = 0;
     // Until the client's preface and SETTINGS: --header-timeout; then --keepalive-timeout
     // whenever no stream is open.
@@ -124,6 +137,7 @@ private:
     bool shutdown_ = false;
     bool read_eof_ = false;
     bool dead_ = false;  // a fatal nghttp2 error: only the GOAWAY goes out
+    bool flooded_ = false;  // the junk budget is spent: feed() ends the connection
 };
 
 }  // namespace sluice::session

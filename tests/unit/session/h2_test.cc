@@ -274,6 +274,182 @@ TEST_F(H2Test, PingFloodEndsWithEnhanceYourCalm) {
     EXPECT_EQ(counters.h2_flood_closed.get(), 1u);
 }
 
+// Frames as a peer sees them: type, flags, stream and payload of each whole frame in `b`.
+struct Frame {
+    uint8_t type, flags;
+    int32_t id;
+    std::string payload;
+};
+std::vector<Frame> frames_of(const std::string& b) {
+    std::vector<Frame> out;
+    size_t off = 0;
+    while (off + 9 <= b.size()) {
+        const auto* h = reinterpret_cast<const uint8_t*>(b.data() + off);
+        const size_t len = (size_t{h[0]} << 16) | (size_t{h[1]} << 8) | h[2];
+        if (off + 9 + len > b.size()) break;
+        const int32_t id = static_cast<int32_t>(((uint32_t{h[5]} & 0x7f) << 24) |
+                                                (uint32_t{h[6]} << 16) | (uint32_t{h[7]} << 8) |
+                                                h[8]);
+        out.push_back({h[3], h[4], id, b.substr(off + 9, len)});
+        off += 9 + len;
+    }
+    EXPECT_EQ(off, b.size()) << "a frame cut short";
+    return out;
+}
+uint32_t be32(const std::string& p, size_t at = 0) {
+    const auto* u = reinterpret_cast<const uint8_t*>(p.data() + at);
+    return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | u[3];
+}
+
+// Request HEADERS built by hand (a peer that ignores our MAX_CONCURRENT_STREAMS, which the
+// nghttp2 client would not): its own HPACK deflater, so the server's decoder must keep up.
+struct RawRequests {
+    nghttp2_hd_deflater* d = nullptr;
+    RawRequests() { nghttp2_hd_deflate_new(&d, 4096); }
+    ~RawRequests() { nghttp2_hd_deflate_del(d); }
+    std::string headers(int32_t id, const std::string& path, const std::string& extra = "") {
+        std::vector<std::pair<std::string, std::string>> f = {
+            {":method", "GET"}, {":path", path}, {":scheme", "https"},
+            {":authority", "localhost"}};
+        if (!extra.empty()) f.emplace_back("x-marker", extra);
+        std::vector<nghttp2_nv> nv;
+        for (auto& [n, v] : f)
+            nv.push_back({(uint8_t*)n.data(), (uint8_t*)v.data(), n.size(), v.size(),
+                          NGHTTP2_NV_FLAG_NONE});
+        std::string block(nghttp2_hd_deflate_bound(d, nv.data(), nv.size()), '\0');
+        const ssize_t n = nghttp2_hd_deflate_hd(d, reinterpret_cast<uint8_t*>(block.data()),
+                                                block.size(), nv.data(), nv.size());
+        EXPECT_GT(n, 0);
+        block.resize(static_cast<size_t>(n));
+        std::string fr = {static_cast<char>(block.size() >> 16), static_cast<char>(block.size() >> 8),
+                          static_cast<char>(block.size()), NGHTTP2_HEADERS,
+                          NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM,
+                          static_cast<char>(id >> 24), static_cast<char>(id >> 16),
+                          static_cast<char>(id >> 8), static_cast<char>(id)};
+        return fr + block;
+    }
+    static std::string rst(int32_t id) {
+        return std::string{0, 0, 4, NGHTTP2_RST_STREAM, 0, static_cast<char>(id >> 24),
+                           static_cast<char>(id >> 16), static_cast<char>(id >> 8),
+                           static_cast<char>(id), 0, 0, 0, NGHTTP2_CANCEL};
+    }
+};
+
+TEST_F(H2Test, AdvertisesTheStreamLimitAndRefusesTheStreamOverIt) {
+    // The client read our SETTINGS (SetUp): 128, whatever nghttp2 was told.
+    EXPECT_EQ(nghttp2_session_get_remote_settings(client.ng,
+                                                  NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS),
+              H2::kMaxConcurrentStreams);
+    pump();  // the client's preface, SETTINGS and its ACK of ours: the limit is in force
+    RawRequests raw;
+    std::string burst;
+    for (int32_t i = 0; i < 128; ++i) burst += raw.headers(1 + 2 * i, "/big.bin");
+    // The 129th carries a field the deflater indexes: the next request refers to it, so its
+    // header block must have been decoded although the stream was refused.
+    burst += raw.headers(257, "/small.txt", "refused");
+    h2->feed(burst);
+    std::map<int32_t, int> headers;
+    std::map<int32_t, uint32_t> rst;
+    bool goaway = false;
+    for (const Frame& f : frames_of(owner.take_all())) {
+        if (f.type == NGHTTP2_HEADERS) ++headers[f.id];
+        if (f.type == NGHTTP2_RST_STREAM) rst[f.id] = be32(f.payload);
+        goaway |= f.type == NGHTTP2_GOAWAY;
+    }
+    EXPECT_FALSE(goaway);
+    EXPECT_EQ(headers.size(), 128u);
+    EXPECT_EQ(headers.count(257), 0u);
+    ASSERT_EQ(rst.size(), 1u);
+    EXPECT_EQ(rst[257], static_cast<uint32_t>(NGHTTP2_REFUSED_STREAM));
+    EXPECT_EQ(counters.h2_requests.get(), 128u);
+    h2->on_sent(true);
+    // A slot frees up: the next stream is served, its header block decoded with the entry
+    // the refused one added to the dynamic table.
+    h2->feed(RawRequests::rst(1) + raw.headers(259, "/small.txt", "refused"));
+    bool served = false;
+    for (const Frame& f : frames_of(owner.take_all())) {
+        served |= f.type == NGHTTP2_HEADERS && f.id == 259;
+        EXPECT_NE(f.type, NGHTTP2_GOAWAY);
+    }
+    EXPECT_TRUE(served);
+    EXPECT_EQ(counters.h2_requests.get(), 129u);
+    EXPECT_FALSE(owner.closed || owner.closed_now);
+}
+
+TEST_F(H2Test, RefusalsCostTheJunkBudget) {
+    pump();
+    RawRequests raw;
+    std::string burst;
+    for (int32_t i = 0; i < 128; ++i) burst += raw.headers(1 + 2 * i, "/big.bin");
+    h2->feed(burst);
+    (void)owner.take_all();
+    h2->on_sent(true);
+    // One stream over the limit after another, each refused (its RST_STREAM sent) before the
+    // next: the budget, not nghttp2's cap, ends it.
+    int refused = 0;
+    uint32_t goaway = UINT32_MAX;
+    for (int32_t id = 257; id < 257 + 2 * 400 && goaway == UINT32_MAX; id += 2) {
+        h2->feed(raw.headers(id, "/small.txt"));
+        for (const Frame& f : frames_of(owner.take_all())) {
+            if (f.type == NGHTTP2_RST_STREAM && be32(f.payload) == NGHTTP2_REFUSED_STREAM)
+                ++refused;
+            if (f.type == NGHTTP2_GOAWAY) goaway = be32(f.payload, 4);
+        }
+        h2->on_sent(true);
+    }
+    EXPECT_EQ(goaway, static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
+    const uint64_t credit = H2::kJunkBudget + H2::kJunkPerRequest * 128 + 65536 / 8192;
+    EXPECT_LE(refused, static_cast<int>(credit / (H2::kJunkPerRequest + 2)) + 1);
+    EXPECT_GE(refused, 100);
+    EXPECT_EQ(counters.h2_flood_closed.get(), 1u);
+    EXPECT_EQ(counters.h2_requests.get(), 128u);
+}
+
+TEST_F(H2Test, StreamsOverTheHardCapInOneBurstEndTheConnection) {
+    pump();
+    RawRequests raw;
+    std::string burst;
+    // 128 open, then 129 more before any refusal can go out: nghttp2's own limit
+    // (kStreamHardCap) ends the connection.
+    for (int32_t i = 0; i < 128 + 129; ++i) burst += raw.headers(1 + 2 * i, "/big.bin");
+    h2->feed(burst);
+    uint32_t goaway = UINT32_MAX;
+    for (const Frame& f : frames_of(owner.take_all()))
+        if (f.type == NGHTTP2_GOAWAY) goaway = be32(f.payload, 4);
+    EXPECT_EQ(goaway, static_cast<uint32_t>(NGHTTP2_PROTOCOL_ERROR));
+    EXPECT_TRUE(owner.closed || owner.closed_now);
+}
+
+TEST_F(H2Test, AckFloodDropsTheUnsentResponse) {
+    // A 4 MiB file, open windows, and a client that reads nothing: the queue fills to the
+    // high-water mark. Then a PING flood: nghttp2's outbound-ACK limit (FLOODED).
+    std::string huge(4 << 20, 'h');
+    tree.write("huge.bin", huge);
+    const int32_t id = client.get("/huge.bin");
+    h2->feed(client.out());  // the stream is open on the client once its HEADERS are out
+    nghttp2_submit_window_update(client.ng, NGHTTP2_FLAG_NONE, 0, 1 << 30);
+    nghttp2_submit_window_update(client.ng, NGHTTP2_FLAG_NONE, id, 1 << 30);
+    h2->feed(client.out());
+    const uint64_t queued = owner.q.end();
+    ASSERT_GE(owner.q.unsent(), H2::kHighWater);
+    uint8_t opaque[8] = {};
+    for (int i = 0; i < 1100; ++i) nghttp2_submit_ping(client.ng, NGHTTP2_FLAG_NONE, opaque);
+    h2->feed(client.out());
+    EXPECT_EQ(counters.h2_flood_closed.get(), 1u);
+    EXPECT_TRUE(owner.closed);
+    // Nothing was handed to a transport: all but the first frames (up to the first boundary
+    // noted) is dropped, and the GOAWAY follows whole frames.
+    EXPECT_LT(owner.q.end(), queued / 4);
+    const std::string wire = owner.take_all();
+    const std::vector<Frame> fs = frames_of(wire);
+    ASSERT_FALSE(fs.empty());
+    EXPECT_EQ(fs.back().type, NGHTTP2_GOAWAY);
+    client.in(wire);
+    EXPECT_EQ(client.goaway_error, static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
+    EXPECT_LT(client.resp[id].body.size(), 2 * H2::kDataPayload * 4);
+    EXPECT_TRUE(client.resp[id].body == huge.substr(0, client.resp[id].body.size()));
+}
+
 TEST_F(H2Test, ShutdownSendsGoawayAndFinishesStreams) {
     const int32_t id = client.get("/small.txt");
     std::string c = client.out();
