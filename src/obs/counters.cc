@@ -36,6 +36,7 @@ constexpr Metric kMetrics[] = {
     {"sluice_h2_connections_total", &WorkerCounters::h2_connections},
     {"sluice_h2_requests_total", &WorkerCounters::h2_requests},
     {"sluice_h2_flood_closed_total", &WorkerCounters::h2_flood_closed},
+    {"sluice_h2_idle_released_bytes_total", &WorkerCounters::h2_idle_released},
     {"sluice_tls_handshakes_ok_total", &WorkerCounters::handshakes_ok},
     {"sluice_tls_handshakes_failed_total", &WorkerCounters::handshakes_failed},
     {"sluice_tls_handshake_timeouts_total", &WorkerCounters::handshake_timeouts},

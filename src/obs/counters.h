@@ -40,6 +40,7 @@ struct WorkerCounters {
     Counter h2_connections;      // connections that spoke HTTP/2 (ALPN h2 or the h2c preface)
     Counter h2_requests;         // of `requests`, HTTP/2 streams answered
     Counter h2_flood_closed;     // HTTP/2 connections ended for frames that did no work
+    Counter h2_idle_released;    // bytes of idle HTTP/2 frame buffers given back to the kernel
     Counter handshakes_ok;       // TLS handshakes completed (keys handed off)
     Counter handshakes_failed;   // TLS handshakes that failed (alert sent or timeout)
     Counter handshake_timeouts;  // of those, cut by --handshake-timeout

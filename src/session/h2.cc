@@ -376,6 +376,7 @@ bool H2::reset() {
     cut_next_ = 0;
     preface_seen_ = false;
     dead_ = flooded_ = false;
+    drained_ = true;
     open_streams_ = 0;
     header_deadline_ = true;
     producing_ = closing_ = shutdown_ = read_eof_ = false;
@@ -406,7 +407,10 @@ bool H2::reset() {
     nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
     nghttp2_option_set_no_closed_streams(opt, 1);
     nghttp2_option_set_max_deflate_dynamic_table_size(opt, kHpackTable);
-    const int rc = nghttp2_session_server_new2(&ng_, cb, this, opt);
+    nghttp2_mem mem{&mem_, H2Mem::malloc, H2Mem::free, H2Mem::calloc, H2Mem::realloc};
+    mem_.creating(true);
+    const int rc = nghttp2_session_server_new3(&ng_, cb, this, opt, &mem);
+    mem_.creating(false);
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cb);
     if (rc != 0) {
@@ -568,12 +572,17 @@ void H2::produce() {
     bool failed = false;
     while (q.unsent() < kHighWater) {
         const uint8_t* data = nullptr;
+        mem_.used();
+        drained_ = false;
         const ssize_t n = nghttp2_session_mem_send(ng_, &data);
         if (n < 0) {
             failed = true;
             break;
         }
-        if (n == 0) break;
+        if (n == 0) {
+            drained_ = true;
+            break;
+        }
         char* out = q.append(static_cast<size_t>(n));
         std::memcpy(out, data, static_cast<size_t>(n));
         advertise_streams(out, static_cast<size_t>(n));
@@ -836,6 +845,8 @@ void H2::begin_shutdown() {
 void H2::tick(uint64_t now_ms) {
     if (ng_ == nullptr || closing_) return;
     if (open_streams_ == 0) {
+        // Idle: the frame buffer holds nothing (at most once per tick while busy-idle-busy).
+        if (drained_) env_.counters->h2_idle_released.add(mem_.release_idle());
         if (now_ms < deadline_ms_) return;
         (header_deadline_ ? env_.counters->timeouts_header : env_.counters->timeouts_keepalive)
             .add(1);

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "session/access.h"
+#include "session/h2_mem.h"
 #include "session/session.h"
 
 struct nghttp2_session;
@@ -98,7 +99,9 @@ private:
 
     const Env& env_;
     Owner& owner_;
+    H2Mem mem_;  // before ng_: nghttp2_session_del frees through it
     nghttp2_session* ng_ = nullptr;
+    bool drained_ = true;  // the last mem_send returned 0: nghttp2 holds no frame
     // Streams nghttp2 has open (it keeps only a pointer, and nghttp2_session_del tells no one),
     // and a few freed ones kept for reuse.
     std::vector<std::unique_ptr<Stream>> live_;

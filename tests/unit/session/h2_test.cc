@@ -463,6 +463,29 @@ TEST_F(H2Test, ShutdownSendsGoawayAndFinishesStreams) {
     EXPECT_TRUE(owner.closed);
 }
 
+TEST_F(H2Test, IdleConnectionGivesItsFrameBufferBack) {
+    pump();  // established, no stream
+    const uint64_t once = counters.h2_idle_released.get();
+    h2->tick(now + 1);
+    // nghttp2's frame buffer was found at session creation and its pages (16 KiB and the
+    // rest of the last page) went back.
+    EXPECT_GE(counters.h2_idle_released.get() - once, 16u * 1024);
+    const uint64_t after = counters.h2_idle_released.get();
+    h2->tick(now + 2);  // nothing framed since: no second madvise
+    EXPECT_EQ(counters.h2_idle_released.get(), after);
+    // The zeroed pages serve the next frames: a request and a response with HPACK state kept.
+    for (int round = 0; round < 2; ++round) {
+        const int32_t id = client.get("/small.txt");
+        pump();
+        EXPECT_EQ(client.resp[id].headers[":status"], "200");
+        EXPECT_EQ(client.resp[id].body, "0123456789");
+        const uint64_t before = counters.h2_idle_released.get();
+        h2->tick(now + 3 + round);
+        EXPECT_GT(counters.h2_idle_released.get(), before);
+    }
+    EXPECT_EQ(client.goaway_error, UINT32_MAX);  // none
+}
+
 TEST_F(H2Test, IdleTimeouts) {
     h2->tick(now + 9999);
     EXPECT_FALSE(owner.closed);
