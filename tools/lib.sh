@@ -8,7 +8,8 @@ SLUICE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SLUICE_BUILD_PKGS=(meson ninja-build g++ pkg-config liburing-dev node-llhttp libgtest-dev
                    libbenchmark-dev media-types curl python3 libwolfssl-dev libssl-dev
                    openssl gnutls-bin user-mode-linux kmod python3-cryptography
-                   libnghttp2-dev nghttp2-client python3-h2 python3-hyperframe python3-hpack)
+                   libnghttp2-dev nghttp2-client python3-h2 python3-hyperframe python3-hpack
+                   prometheus)  # promtool checks /metrics
 
 # ensure_packages PKG... — apt-get install the ones not yet installed (sudo when not root).
 ensure_packages() {

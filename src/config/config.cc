@@ -29,7 +29,7 @@ enum class Opt {
     Help, Version, Listen, Threads, AccessLog, MaxConnections, HeaderTimeout, KeepaliveTimeout,
     SendTimeout, ShutdownGrace, Autoindex, Dotfiles, SmallFileMax, CacheSize, Backlog,
     ServerName, TlsListen, Cert, Key, SelfSigned, Ktls, TlsTxZerocopyRo, TlsVersions, Ciphers,
-    TicketKeys, HandshakeTimeout, KtlsProbe, KtlsDiag, Http2, H2c, H2Data,
+    TicketKeys, HandshakeTimeout, KtlsProbe, KtlsDiag, Http2, H2c, H2Data, MetricsListen,
 };
 
 struct OptSpec {
@@ -72,6 +72,7 @@ constexpr OptSpec kOptions[] = {
     {"--http2", Opt::Http2, true},
     {"--h2c", Opt::H2c, true},
     {"--h2-data", Opt::H2Data, true},
+    {"--metrics-listen", Opt::MetricsListen, true},
 };
 
 // Echoes user input in an error with control bytes escaped, so the message stays one line.
@@ -152,6 +153,12 @@ std::expected<void, std::string> apply(Opt id, std::string_view flag, std::strin
                 }
             }
             cfg.listen.push_back(*addr);
+            return {};
+        }
+        case Opt::MetricsListen: {
+            auto addr = parse_socket_addr(value);
+            if (!addr) return std::unexpected(std::string(flag) + ": " + addr.error());
+            cfg.metrics_listen = *addr;
             return {};
         }
         case Opt::Threads: {
@@ -405,9 +412,20 @@ std::expected<CliResult, std::string> parse_cli(int argc, char** argv) {
     }
     if (cfg.listen.empty() && cfg.tls_listen.empty()) {
         auto addr = parse_socket_addr(kDefaultListen);
+        if (addr && cfg.metrics_listen.len != 0 && same_addr(*addr, cfg.metrics_listen))
+            return std::unexpected("--metrics-listen: " + format_socket_addr(addr->get()) +
+                                   " is the default --listen address; metrics need their own");
         // kDefaultListen is a constant known to parse; a failure here is a programming error.
         if (!addr) return std::unexpected("internal error: " + addr.error());
         cfg.listen.push_back(*addr);
+    }
+    if (cfg.metrics_listen.len != 0) {
+        // Never on a public port: the counters are for the operator, not the clients.
+        for (const auto* list : {&cfg.listen, &cfg.tls_listen})
+            for (const SocketAddr& a : *list)
+                if (same_addr(a, cfg.metrics_listen))
+                    return std::unexpected("--metrics-listen: " + format_socket_addr(a.get()) +
+                                           " is also a --listen/--tls-listen address");
     }
     return result;
 }
@@ -449,6 +467,9 @@ std::string help_text() {
            "                           M, G. Default: 64M\n"
            "  --backlog N              listen(2) backlog, 1..65535. Default: 4096\n"
            "  --server-name STR        value of the Server response header. Default: sluice\n"
+           "  --metrics-listen ADDR:PORT  /metrics (Prometheus text) and /health (200, 503\n"
+           "                           while draining) on an address of their own, never a\n"
+           "                           --listen one. Default: off\n"
            "\n"
            "HTTPS (wolfSSL handshake; records by kernel TLS, or in userspace where the\n"
            "kernel cannot take the keys):\n"

@@ -30,6 +30,9 @@ struct Config {
     uint64_t cache_max_bytes = 64 * 1024 * 1024;  // --cache-size, per worker; 0 disables
     int backlog = 4096;                        // --backlog 1..65535
     std::string server_header = "sluice";      // --server-name, value of the Server header
+    // --metrics-listen: /metrics (Prometheus text) and /health on an address of its own;
+    // len 0: off.
+    SocketAddr metrics_listen{};
 
     // HTTPS (see docs/design.md, "Who does the crypto").
     enum class Ktls { Auto, Require, Off };

@@ -15,6 +15,15 @@ bool set_int_opt(int fd, int level, int name, int value) {
 }  // namespace
 
 Result<UniqueFd> listen_reuseport(const SocketAddr& addr, int backlog, int defer_accept_s) {
+    return listen_on(addr, backlog, true, defer_accept_s);
+}
+
+Result<UniqueFd> listen_exclusive(const SocketAddr& addr, int backlog) {
+    return listen_on(addr, backlog, false, 0);
+}
+
+Result<UniqueFd> listen_on(const SocketAddr& addr, int backlog, bool reuseport,
+                           int defer_accept_s) {
     int family = addr.family();
     if ((family != AF_INET && family != AF_INET6) || addr.len == 0) return fail(EAFNOSUPPORT);
 
@@ -22,7 +31,7 @@ Result<UniqueFd> listen_reuseport(const SocketAddr& addr, int backlog, int defer
     if (!fd) return fail_errno();
     // SO_REUSEADDR lets a restarted server bind while old connections sit in TIME_WAIT.
     if (!set_int_opt(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1)) return fail_errno();
-    if (!set_int_opt(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1)) return fail_errno();
+    if (reuseport && !set_int_opt(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1)) return fail_errno();
     if (family == AF_INET6 && !set_int_opt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, 1)) {
         return fail_errno();
     }

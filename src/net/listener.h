@@ -16,6 +16,10 @@ namespace sluice::net {
 // defer_accept_s > 0: TCP_DEFER_ACCEPT, the kernel holds a connection until data arrives (or
 // about that many seconds pass) before it is accepted.
 Result<UniqueFd> listen_reuseport(const SocketAddr& addr, int backlog, int defer_accept_s = 0);
+// The same without SO_REUSEPORT: one socket for the whole process (the metrics listener).
+Result<UniqueFd> listen_exclusive(const SocketAddr& addr, int backlog);
+Result<UniqueFd> listen_on(const SocketAddr& addr, int backlog, bool reuseport,
+                           int defer_accept_s);
 
 // Per-connection socket options for an accepted fd: TCP_NODELAY, since responses are written
 // in whole pieces and Nagle would only delay the last segment. Failures are ignored (the

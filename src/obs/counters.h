@@ -78,4 +78,8 @@ struct WorkerCounters {
 // Names follow sluice_<module>_<what>_<unit>, e.g. "sluice_server_requests_total 123".
 std::string render_counters(std::span<const WorkerCounters* const> workers);
 
+// The same values in the Prometheus text exposition format (version 0.0.4): # HELP and
+// # TYPE for each (counter for *_total, gauge otherwise), for /metrics.
+std::string render_prometheus(std::span<const WorkerCounters* const> workers);
+
 }  // namespace sluice::obs

@@ -23,6 +23,7 @@
 #include "net/listener.h"
 #include "obs/access_log.h"
 #include "obs/counters.h"
+#include "server/metrics.h"
 #include "server/worker.h"
 
 namespace sluice::server {
@@ -146,6 +147,16 @@ int main_entry(int argc, char** argv) {
         return true;
     };
     if (!bind_all(cfg.listen, false) || !bind_all(cfg.tls_listen, true)) return kExitUsage;
+    std::unique_ptr<Metrics> metrics;  // destroyed (thread stopped) after the workers below
+    if (cfg.metrics_listen.len != 0) {
+        auto m = Metrics::listen(cfg.metrics_listen);
+        if (!m) {
+            log_error("--metrics-listen %s: %s",
+                      format_socket_addr(cfg.metrics_listen.get()).c_str(), m.error().message());
+            return kExitUsage;
+        }
+        metrics = std::move(*m);
+    }
 
     // Signals are taken synchronously by this thread only; workers inherit the mask.
     sigset_t set;
@@ -190,7 +201,14 @@ int main_entry(int argc, char** argv) {
                   std::strerror(failed));
         for (auto& w : workers) w->request_stop();
         for (auto& th : thread_handles) th.join();
+        metrics.reset();  // before the workers' counters go
         return 1;
+    }
+    if (metrics) {
+        std::vector<const obs::WorkerCounters*> views;
+        for (auto& w : workers) views.push_back(&w->counters_view());
+        metrics->start(std::move(views));
+        urls.push_back("http://" + format_socket_addr(metrics->address().get()) + "/metrics");
     }
     std::string where;
     for (const std::string& u : urls) where += (where.empty() ? "" : " ") + u;
@@ -220,8 +238,10 @@ int main_entry(int argc, char** argv) {
         }
         break;
     }
+    if (metrics) metrics->set_draining();  // /health answers 503 while the workers drain
     for (auto& w : workers) w->request_stop();
     for (auto& th : thread_handles) th.join();
+    metrics.reset();  // before the workers' counters go
     return 0;
 }
 

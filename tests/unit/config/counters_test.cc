@@ -88,6 +88,34 @@ TEST(Counters, KtlsFailuresByErrno) {
     EXPECT_EQ(metric(text, "sluice_tls_handshakes_ok_total"), 5u);
 }
 
+TEST(Counters, PrometheusTextHasHelpTypeAndTheSameValues) {
+    WorkerCounters a;
+    WorkerCounters b;
+    a.requests.add(4);
+    b.requests.add(3);
+    a.active_connections.set(2);
+    b.ktls_errno[2].add(1);
+    const WorkerCounters* all[] = {&a, &b};
+    const std::string text = render_prometheus(all);
+    EXPECT_NE(text.find("# HELP sluice_server_requests_total "), std::string::npos);
+    EXPECT_NE(text.find("# TYPE sluice_server_requests_total counter\nsluice_server_requests_total 7\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("# TYPE sluice_server_connections_active gauge\nsluice_server_connections_active 2\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("sluice_ktls_setsockopt_failures_total{errno=\"2\"} 1\n"), std::string::npos);
+    // every metric of the plain rendering, with the same value
+    const std::string plain = render_counters(all);
+    size_t lines = 0;
+    for (size_t at = 0; at < plain.size();) {
+        const size_t end = plain.find('\n', at);
+        const std::string line = plain.substr(at, end - at + 1);
+        EXPECT_NE(text.find("\n" + line), std::string::npos) << line;
+        ++lines;
+        at = end + 1;
+    }
+    EXPECT_GT(lines, 30u);
+}
+
 TEST(Counters, KtlsDiag) {
     WorkerCounters a;
     WorkerCounters b;
